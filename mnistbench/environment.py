@@ -1,0 +1,58 @@
+"""Where a run ran: device, library versions and the code's identity, recorded with every run."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from functools import lru_cache
+
+
+@lru_cache(maxsize=1)
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+    except OSError:
+        pass
+    return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
+
+
+def device_name() -> str:
+    """The GPU TensorFlow trains on when it sees one, else the CPU model."""
+    import tensorflow as tf  # noqa: PLC0415  (only commands that train ask)
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    return f"CPU: {cpu_name()}"
+
+
+def git_commit(path: str = ".") -> str | None:
+    """HEAD of the working directory's repository, with '-dirty' when it has uncommitted changes."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+                               capture_output=True, text=True, timeout=5)
+        return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def run_environment() -> dict:
+    """The columns every run records about its machine and software."""
+    import keras  # noqa: PLC0415
+    import tensorflow as tf  # noqa: PLC0415
+
+    return {
+        "device": device_name(),
+        "python_version": platform.python_version(),
+        "tf_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "git_commit": git_commit(),
+    }

@@ -1,0 +1,162 @@
+"""The model zoo: a registry of Keras builders, each with its default recipe and search space beside it.
+
+Importing this module imports Keras (and TensorFlow); commands that only read the board must not.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Callable
+
+import keras
+from keras import layers, regularizers
+
+from .config import Recipe
+from .errors import UnknownModel
+
+INPUT_SHAPE = (28, 28, 1)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    builder: Callable[..., keras.Model]
+    description: str
+    source: str
+    recipe: Recipe
+    benchmark: str = "accuracy"  # the board it was made for
+    widths: tuple[int, ...] = ()  # for width-parameterised families: the widths `models` lists
+    space: dict = field(default_factory=dict)  # hyperparameter search space for sweeps
+
+
+_REGISTRY: dict[str, ModelSpec] = {}
+
+
+def register_model(*, source: str, recipe: Recipe, benchmark: str = "accuracy",
+                   widths: tuple[int, ...] = (), space: dict | None = None):
+    """Register a builder under its function name; its docstring's first line is the description."""
+
+    def wrap(builder):
+        name = builder.__name__
+        description = (builder.__doc__ or "").strip().splitlines()[0]
+        _REGISTRY[name] = ModelSpec(name, builder, description, source, recipe, benchmark, widths, space or {})
+        return builder
+
+    return wrap
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnknownModel(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
+
+
+def create_model(name: str, **overrides) -> keras.Model:
+    """Build a registered model; `overrides` go to its builder (e.g. width=8)."""
+    spec = get_spec(name)
+    try:
+        return spec.builder(**overrides)
+    except TypeError as exc:
+        raise UnknownModel(f"model {name!r} does not take {', '.join(overrides)} ({exc})") from None
+
+
+def parameter_counts(model: keras.Model) -> tuple[int, int]:
+    """(total, trainable); total includes BatchNormalization's moving statistics, as the seed counts."""
+    trainable = sum(int(w.numpy().size) for w in model.trainable_weights)
+    return int(model.count_params()), trainable
+
+
+# --- the seed's nets -------------------------------------------------------------------------------
+
+SEED_RECIPE = Recipe(optimizer="adam", lr=3e-3, batch_size=512, epochs=100, augment=False,
+                     callbacks=("early_stopping",))
+SEED_SPACE = {
+    "filters1": {"type": "int", "low": 8, "high": 48, "step": 4},
+    "filters2": {"type": "int", "low": 8, "high": 48, "step": 4},
+    "dense": {"type": "int", "low": 16, "high": 128, "step": 8},
+    "dropout": {"type": "float", "low": 0.0, "high": 0.5},
+    "noise": {"type": "float", "low": 0.0, "high": 0.8},
+    "activation": {"type": "categorical", "choices": ["relu", "elu", "sigmoid"]},
+    "lr": {"type": "float", "low": 3e-4, "high": 1e-2, "log": True},
+    "batch_size": {"type": "categorical", "choices": [128, 256, 512]},
+}
+
+
+@register_model(source="seed report, Listing 1", recipe=SEED_RECIPE, space=SEED_SPACE)
+def baseline(filters1: int = 28, filters2: int = 16, dense: int = 64, dropout: float = 0.2,
+             noise: float = 0.1, activation: str = "relu") -> keras.Model:
+    """The seed's base net: two 5x5 convs with pooling, a dense layer with L2 and Gaussian noise."""
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        layers.Conv2D(filters1, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),  # (14, 14, filters1)
+        layers.Conv2D(filters2, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),  # (7, 7, filters2)
+        layers.Dropout(dropout),
+        layers.Flatten(),
+        layers.Dropout(dropout),
+        layers.Dense(dense, kernel_regularizer=regularizers.l2(0.07), activation=activation),
+        layers.GaussianNoise(noise),
+        layers.Dense(10, activation="softmax"),
+    ], name="baseline")
+
+
+@register_model(
+    source="seed report, Listing 2 (found by W&B sweeps)",
+    recipe=Recipe(optimizer="adam", lr=1e-3, batch_size=256, epochs=100, augment=True,
+                  callbacks=("early_stopping", "reduce_lr", "decay")),
+    space=SEED_SPACE,
+)
+def tuned(filters1: int = 28, filters2: int = 28, dense: int = 54, dropout: float = 0.4,
+          noise: float = 0.75, activation: str = "sigmoid") -> keras.Model:
+    """The seed's swept net: BatchNorm before pooling, dropout 0.4, sigmoid dense, noise 0.75."""
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        layers.Conv2D(filters1, 5, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(2),  # (14, 14, filters1)
+        layers.Dropout(dropout),
+        layers.Conv2D(filters2, 5, padding="same", activation="relu"),
+        layers.BatchNormalization(),
+        layers.MaxPooling2D(2),  # (7, 7, filters2)
+        layers.Dropout(dropout),
+        layers.Flatten(),
+        layers.Dense(dense, kernel_regularizer=regularizers.l2(0.07), activation=activation),
+        layers.BatchNormalization(),
+        layers.Dropout(dropout),
+        layers.GaussianNoise(noise),
+        layers.Dense(10, activation="softmax"),
+    ], name="tuned")
+
+
+@register_model(
+    source="seed report, section 3.5 (Deotte's Kaggle MNIST CNN)",
+    recipe=Recipe(optimizer="adam", lr=1e-3, batch_size=64, epochs=45, augment=True,
+                  callbacks=("early_stopping", "decay"), patience=10),
+)
+def deotte(dropout: float = 0.4) -> keras.Model:
+    """784-[32C3-32C3-32C5S2]-[64C3-64C3-64C5S2]-128-10 with BatchNorm after every conv."""
+
+    def conv(filters, kernel, strides=1, padding="valid"):
+        return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
+                layers.BatchNormalization()]
+
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        *conv(32, 3), *conv(32, 3),  # (24, 24, 32)
+        *conv(32, 5, strides=2, padding="same"),  # (12, 12, 32): a learnt downsampling
+        layers.Dropout(dropout),
+        *conv(64, 3), *conv(64, 3),  # (8, 8, 64)
+        *conv(64, 5, strides=2, padding="same"),  # (4, 4, 64)
+        layers.Dropout(dropout),
+        *conv(128, 4),  # (1, 1, 128): the "128" dense layer as a 4x4 conv
+        layers.Flatten(),
+        layers.Dropout(dropout),
+        layers.Dense(10, activation="softmax"),
+    ], name="deotte")

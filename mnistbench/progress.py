@@ -1,0 +1,48 @@
+"""A rich live display of training: a bar per epoch with loss, accuracy, learning rate and speed."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class RichProgress:
+    """Implements training.Observer; the CLI uses it as a context manager around train()."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console, transient=True,
+        )
+        self.epoch_task = self.batch_task = None
+        self._last_batch_update = 0.0
+
+    def __enter__(self):
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.__exit__(*exc)
+
+    def on_start(self, run_id, config, train_images, steps):
+        self.console.print(f"run {run_id}: {config.model} on {train_images:,} training images, "
+                           f"batch {config.recipe.batch_size}, up to {config.recipe.epochs} epochs")
+        self.epoch_task = self.progress.add_task("epochs", total=config.recipe.epochs, stats="")
+        self.batch_task = self.progress.add_task("epoch 1", total=steps, stats="")
+
+    def on_batch(self, step):
+        now = time.monotonic()
+        if now - self._last_batch_update > 0.25:  # redraws are not free; a few a second is enough
+            self.progress.update(self.batch_task, completed=step)
+            self._last_batch_update = now
+
+    def on_epoch(self, r):
+        val = "–" if r.val_accuracy is None else f"{100 * r.val_accuracy:.2f}%"
+        stats = (f"loss {r.loss:.4f}  acc {100 * r.accuracy:.2f}%  val {val}  lr {r.lr:.2e}  "
+                 f"{r.images_per_s:,.0f} img/s")
+        self.progress.update(self.epoch_task, completed=r.epoch, stats=stats)
+        self.progress.reset(self.batch_task, description=f"epoch {r.epoch + 1}")
+        self.progress.console.print(f"epoch {r.epoch:>3}  {stats}  [{r.seconds:.1f}s]", highlight=False)

@@ -1,0 +1,321 @@
+"""The leaderboard store: every run and its per-epoch history, in any SQLAlchemy database.
+
+SQLite (the default) runs in WAL mode with a busy timeout and writes in short IMMEDIATE transactions,
+so several trainings can record into one file at once. Runs whose process died are found and marked
+`interrupted` when the store is opened. No TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+                        select, text)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+
+from .errors import RunNotFound, StoreError
+
+DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
+SCHEMA_VERSION = 1
+STATUSES = ("running", "finished", "failed", "interrupted")
+# A run whose heartbeat is older than this is taken for dead even on another host.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    benchmark: Mapped[str] = mapped_column(String(16), index=True)
+    model: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True, default="running")
+    test_accuracy: Mapped[float | None] = mapped_column(Float)
+    val_accuracy: Mapped[float | None] = mapped_column(Float)
+    params_total: Mapped[int | None] = mapped_column(Integer)  # count_params(), moving statistics included
+    params_trainable: Mapped[int | None] = mapped_column(Integer)
+    labels_used: Mapped[int | None] = mapped_column(Integer)  # distinct training labels the run read
+    selection_labels_read: Mapped[int | None] = mapped_column(Integer)  # labels read to choose (labels board)
+    flags: Mapped[str] = mapped_column(String(200), default="")  # protocol notes shown on the board
+    epochs_run: Mapped[int | None] = mapped_column(Integer)
+    batch_size: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int | None] = mapped_column(Integer)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    train_seconds: Mapped[float | None] = mapped_column(Float)
+    eval_seconds: Mapped[float | None] = mapped_column(Float)
+    time_to_99: Mapped[float | None] = mapped_column(Float)  # training seconds until val_accuracy >= 99.0 %
+    epoch_to_99: Mapped[int | None] = mapped_column(Integer)
+    time_to_995: Mapped[float | None] = mapped_column(Float)
+    epoch_to_995: Mapped[int | None] = mapped_column(Integer)
+    device: Mapped[str | None] = mapped_column(String(200))
+    python_version: Mapped[str | None] = mapped_column(String(32))
+    tf_version: Mapped[str | None] = mapped_column(String(32))
+    keras_version: Mapped[str | None] = mapped_column(String(32))
+    git_commit: Mapped[str | None] = mapped_column(String(64))
+    host: Mapped[str | None] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
+    model_path: Mapped[str | None] = mapped_column(Text)
+    model_sha256: Mapped[str | None] = mapped_column(String(64))
+    verification: Mapped[str | None] = mapped_column(String(16))  # None, "verified" or "mismatch"
+    error: Mapped[str | None] = mapped_column(Text)
+    sweep: Mapped[str | None] = mapped_column(String(100), index=True)
+    trial: Mapped[int | None] = mapped_column(Integer)
+    members: Mapped[list | None] = mapped_column(JSON)  # run ids of an ensemble
+
+    epochs: Mapped[list[Epoch]] = relationship(back_populates="run", order_by="Epoch.epoch",
+                                               cascade="all, delete-orphan")
+
+
+class Epoch(Base):
+    __tablename__ = "epochs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
+    loss: Mapped[float | None] = mapped_column(Float)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    val_loss: Mapped[float | None] = mapped_column(Float)
+    val_accuracy: Mapped[float | None] = mapped_column(Float)
+    lr: Mapped[float | None] = mapped_column(Float)
+    seconds: Mapped[float | None] = mapped_column(Float)  # wall seconds since training start
+    images_per_s: Mapped[float | None] = mapped_column(Float)
+
+    run: Mapped[Run] = relationship(back_populates="epochs")
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
+
+
+def default_url() -> str:
+    return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Store:
+    """Open (and create) the leaderboard at `url`; every method is one short transaction."""
+
+    def __init__(self, url: str | None = None, *, reap: bool = True):
+        self.url = url or default_url()
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError:
+            raise StoreError(f"not a database URL: {self.url!r}") from None
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        try:
+            self.engine = self._engine(parsed, immediate=False)
+            # Writers take the lock at BEGIN, so a write never fails half-way on a busy snapshot.
+            self.write_engine = self._engine(parsed, immediate=True) if self.is_sqlite else self.engine
+        except (NoSuchModuleError, ImportError) as exc:
+            raise StoreError(f"no driver for {parsed.drivername} ({exc}); see the README's install extras") from None
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._init_schema()
+        if reap:
+            self.reap_stale_runs()
+
+    def _engine(self, parsed, immediate: bool):
+        if self.is_sqlite:
+            database = parsed.database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                folder = Path(database).expanduser().parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}") from None
+            engine = create_engine(parsed, connect_args={"timeout": 60})
+
+            @event.listens_for(engine, "connect")
+            def on_connect(dbapi_connection, _record):
+                dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA busy_timeout = 60000")
+                cursor.execute("PRAGMA foreign_keys = ON")
+                try:
+                    cursor.execute("PRAGMA journal_mode = WAL")
+                except Exception:  # a read-only file keeps its journal mode and can still be read
+                    pass
+                cursor.close()
+
+            @event.listens_for(engine, "begin")
+            def on_begin(conn):
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+            return engine
+        return create_engine(parsed, pool_pre_ping=True)
+
+    # --- transactions -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _session(self, write: bool):
+        factory = self._write if write else self._read
+        try:
+            with factory() as session, session.begin():
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(self._explain(exc)) from None
+
+    def _explain(self, exc: SQLAlchemyError) -> str:
+        where = make_url(self.url).render_as_string(hide_password=True)
+        message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if "readonly" in message or "read-only" in message:
+            return f"the leaderboard {where} is read-only ({message})"
+        return f"leaderboard {where}: {message}"
+
+    def _init_schema(self) -> None:
+        with self._session(write=False) as s:
+            has_meta = self.engine.dialect.has_table(s.connection(), "meta")
+            version = s.get(Meta, "schema_version") if has_meta else None
+        if version is not None and int(version.value) > SCHEMA_VERSION:
+            raise StoreError(f"the leaderboard has schema {version.value}, newer than this mnistbench "
+                             f"({SCHEMA_VERSION}); upgrade mnistbench")
+        if version is None:
+            with self._session(write=True) as s:
+                Base.metadata.create_all(s.connection())
+                if s.get(Meta, "schema_version") is None:
+                    s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+
+    # --- writing runs -----------------------------------------------------------------------------
+
+    def start_run(self, **fields) -> int:
+        """Insert a run as `running` before any work starts; returns its id."""
+        fields.setdefault("status", "running")
+        fields.setdefault("host", socket.gethostname())
+        fields.setdefault("pid", os.getpid())
+        fields.setdefault("heartbeat_at", utcnow())
+        with self._session(write=True) as s:
+            run = Run(**fields)
+            s.add(run)
+            s.flush()
+            return run.id
+
+    def update_run(self, run_id: int, **fields) -> None:
+        with self._session(write=True) as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise RunNotFound(f"no run with id {run_id}")
+            for key, value in fields.items():
+                setattr(run, key, value)
+
+    def finish_run(self, run_id: int, status: str, **fields) -> None:
+        assert status in STATUSES, status
+        self.update_run(run_id, status=status, finished_at=utcnow(), **fields)
+
+    def add_epoch(self, run_id: int, **fields) -> None:
+        """Record one epoch and refresh the heartbeat, in one transaction."""
+        with self._session(write=True) as s:
+            s.merge(Epoch(run_id=run_id, **fields))
+            run = s.get(Run, run_id)
+            if run is not None:
+                run.heartbeat_at = utcnow()
+                run.epochs_run = fields.get("epoch", run.epochs_run)
+
+    def heartbeat(self, run_id: int) -> None:
+        self.update_run(run_id, heartbeat_at=utcnow())
+
+    def reap_stale_runs(self) -> list[int]:
+        """Mark `running` runs whose process is gone (this host) or silent too long (any host)."""
+        host, now = socket.gethostname(), utcnow()
+        try:
+            with self._session(write=False) as s:
+                running = s.scalars(select(Run).where(Run.status == "running")).all()
+        except StoreError:
+            return []
+        dead = [r.id for r in running
+                if (r.host == host and r.pid is not None and not _pid_alive(r.pid))
+                or (r.heartbeat_at is not None and now - r.heartbeat_at > STALE_AFTER)]
+        for run_id in dead:
+            try:
+                with self._session(write=True) as s:
+                    run = s.get(Run, run_id)
+                    if run.status == "running":
+                        run.status = "interrupted"
+                        run.error = "process ended without recording a result (killed or crashed)"
+                        run.finished_at = now
+            except StoreError:
+                return []  # a read-only board is still readable; the next writer reaps
+        return dead
+
+    # --- reading ----------------------------------------------------------------------------------
+
+    def get_run(self, run_id: int, *, with_epochs: bool = False) -> Run:
+        with self._session(write=False) as s:
+            run = s.get(Run, run_id)
+            if run is None:
+                raise RunNotFound(f"no run with id {run_id}")
+            if with_epochs:
+                _ = list(run.epochs)  # load while the session is open
+            return run
+
+    def runs(self, *, benchmark: str | None = None, model: str | None = None, status: str | None = None,
+             sweep: str | None = None, limit: int | None = None) -> list[Run]:
+        query = select(Run).order_by(Run.id)
+        for column, value in ((Run.benchmark, benchmark), (Run.model, model), (Run.status, status),
+                              (Run.sweep, sweep)):
+            if value is not None:
+                query = query.where(column == value)
+        if limit:
+            query = query.order_by(None).order_by(Run.id.desc()).limit(limit)
+        with self._session(write=False) as s:
+            rows = list(s.scalars(query).all())
+        return sorted(rows, key=lambda r: r.id)
+
+    def artifacts_dir(self) -> Path:
+        """Where saved models go: beside a SQLite file, else leaderboards/models (or $MNISTBENCH_ARTIFACTS)."""
+        if os.environ.get("MNISTBENCH_ARTIFACTS"):
+            return Path(os.environ["MNISTBENCH_ARTIFACTS"])
+        database = make_url(self.url).database if self.is_sqlite else None
+        if database and database != ":memory:" and not database.startswith("file:"):
+            return Path(database).expanduser().parent / "models"
+        return DEFAULT_DB.parent / "models"
+
+    def integrity_check(self) -> str:
+        if not self.is_sqlite:
+            return "ok"
+        with self._session(write=False) as s:
+            return s.execute(text("PRAGMA integrity_check")).scalar_one()
+
+    def close(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+
+def run_as_dict(run: Run) -> dict:
+    """A run's columns as plain JSON-able values (datetimes as ISO strings)."""
+    out = {}
+    for name in RUN_COLUMNS:
+        value = getattr(run, name)
+        out[name] = value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+    return out
+

@@ -1,0 +1,293 @@
+"""Training one model on one benchmark and recording it, however it ends.
+
+The protocol lives here: validation comes out of the training images, the best epoch is chosen on
+validation accuracy, and the test set is evaluated exactly once, after training. The run is inserted
+as `running` first and updated at the end, so a crash or Ctrl-C never loses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from . import data as data_mod
+from .config import TrainConfig
+from .environment import run_environment
+from .errors import MnistbenchError
+from .models import create_model, get_spec, parameter_counts
+from .store import Store
+
+HEARTBEAT_SECONDS = 60
+# Time-to-accuracy marks recorded for every run (DAWNBench style).
+MILESTONES = {"99": 0.99, "995": 0.995}
+
+
+class TrainingFailed(MnistbenchError):
+    """Training raised an error; the run is recorded as `failed`."""
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    loss: float
+    accuracy: float
+    val_loss: float | None
+    val_accuracy: float | None
+    lr: float
+    seconds: float  # since training start
+    images_per_s: float
+
+
+class Observer(Protocol):
+    """What a front end gets told; the library itself never prints."""
+
+    def on_start(self, run_id: int, config: TrainConfig, train_images: int, steps: int) -> None: ...
+    def on_batch(self, step: int) -> None: ...
+    def on_epoch(self, report: EpochReport) -> None: ...
+
+
+@dataclass
+class TrainResult:
+    run_id: int
+    status: str
+    test_accuracy: float | None
+    val_accuracy: float | None
+    epochs_run: int
+    train_seconds: float
+    eval_seconds: float
+    params_total: int
+    labels_used: int
+    model_path: str | None
+    time_to_99: float | None = None
+
+
+def set_determinism(seed: int) -> None:
+    """Same seed, same machine, same accuracy: Keras's global seeds plus TensorFlow's op determinism."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def augmenter() -> keras.Sequential:
+    """The seed's ImageDataGenerator ranges as preprocessing layers, so they run on a GPU too."""
+    fill = {"fill_mode": "nearest"}
+    return keras.Sequential([
+        keras.layers.RandomRotation(15 / 360, **fill),  # factor is a fraction of a full turn
+        keras.layers.RandomZoom(0.15, **fill),
+        keras.layers.RandomShear(x_factor=0.1, y_factor=0.1, **fill),
+        keras.layers.RandomTranslation(0.1, 0.1, **fill),
+    ], name="augment")
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A float, or a per-step schedule for onecycle/cosine (warm up over the first 20 % for onecycle)."""
+    r = config.recipe
+    total = max(1, r.epochs * steps_per_epoch)
+    if r.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(r.lr, decay_steps=total, alpha=0.01)
+    if r.schedule == "onecycle":
+        warmup = max(1, int(0.2 * total))
+        return keras.optimizers.schedules.CosineDecay(r.lr / 10, decay_steps=total - warmup, alpha=0.001,
+                                                      warmup_target=r.lr, warmup_steps=warmup)
+    return r.lr
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int):
+    r = config.recipe
+    lr = learning_rate(config, steps_per_epoch)
+    if r.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if r.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4)
+    if r.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+    return keras.optimizers.RMSprop(lr)
+
+
+def current_lr(optimizer) -> float:
+    lr = optimizer.learning_rate
+    return float(lr.numpy() if hasattr(lr, "numpy") else lr)
+
+
+class _Recorder(keras.callbacks.Callback):
+    """Writes each epoch to the store, keeps the best-validation weights, notes time to 99 %."""
+
+    def __init__(self, store: Store, run_id: int, epochs: int, train_images: int, observer: Observer | None,
+                 net: keras.Model):
+        super().__init__()
+        self.store, self.run_id, self.epochs, self.train_images = store, run_id, epochs, train_images
+        self.observer, self.net = observer, net
+        self.best_val, self.best_weights, self.best_epoch = -1.0, None, 0
+        self.epochs_done = 0
+        self.milestones: dict[str, tuple[float, int]] = {}
+        self.start = self.epoch_start = time.perf_counter()
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.observer is not None:
+            self.observer.on_batch(batch + 1)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        now = time.perf_counter()
+        val_acc = logs.get("val_accuracy")
+        report = EpochReport(
+            epoch=epoch + 1, epochs=self.epochs, loss=float(logs.get("loss", math.nan)),
+            accuracy=float(logs.get("accuracy", math.nan)),
+            val_loss=None if logs.get("val_loss") is None else float(logs["val_loss"]),
+            val_accuracy=None if val_acc is None else float(val_acc),
+            lr=current_lr(self.model.optimizer), seconds=now - self.start,
+            images_per_s=self.train_images / max(now - self.epoch_start, 1e-9),
+        )
+        self.epochs_done = epoch + 1
+        if val_acc is not None:
+            if val_acc > self.best_val:
+                self.best_val, self.best_epoch = float(val_acc), epoch + 1
+                self.best_weights = self.net.get_weights()
+            for name, mark in MILESTONES.items():
+                if val_acc >= mark and name not in self.milestones:
+                    self.milestones[name] = (report.seconds, epoch + 1)
+        self.store.add_epoch(self.run_id, epoch=report.epoch, loss=report.loss, accuracy=report.accuracy,
+                             val_loss=report.val_loss, val_accuracy=report.val_accuracy, lr=report.lr,
+                             seconds=report.seconds, images_per_s=report.images_per_s)
+        if self.observer is not None:
+            self.observer.on_epoch(report)
+
+
+class _Heartbeat:
+    """Refreshes the run's heartbeat while a long epoch runs, so other hosts don't take it for dead."""
+
+    def __init__(self, store: Store, run_id: int):
+        self.store, self.run_id, self.stop = store, run_id, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def _beat(self):
+        while not self.stop.wait(HEARTBEAT_SECONDS):
+            try:
+                self.store.heartbeat(self.run_id)
+            except MnistbenchError:
+                pass  # a missed beat only matters after minutes; the next one may get through
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
+    """Accuracy of `model` on (x, y); used once per run on the test set."""
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == y))
+
+
+def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
+    r, out = config.recipe, []
+    if "early_stopping" in r.callbacks:
+        # Best weights are restored by _Recorder, which also covers Ctrl-C.
+        out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=r.patience, mode="max"))
+    if "reduce_lr" in r.callbacks:
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.95, patience=10, min_lr=1e-4))
+    if "decay" in r.callbacks:
+        base = r.lr
+        out.append(keras.callbacks.LearningRateScheduler(lambda epoch: base * 0.995 ** epoch))  # the seed's
+    return out
+
+
+def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer: Observer | None = None,
+          artifacts_dir: Path | None = None, extra: dict | None = None) -> TrainResult:
+    """Train `config.model`, evaluate it once on the test set, and record everything in `store`."""
+    config.validate()
+    get_spec(config.model)  # unknown names fail before anything is recorded
+    r = config.recipe
+    set_determinism(config.seed)
+    split = data_mod.split(mnist, val_size=config.val_size, train_size=config.train_size, seed=config.seed)
+    net = create_model(config.model, **config.model_options)
+    params_total, params_trainable = parameter_counts(net)
+
+    run_id = store.start_run(
+        benchmark=config.benchmark, model=config.model, config=config.to_dict(),
+        params_total=params_total, params_trainable=params_trainable, labels_used=split.labels_used,
+        batch_size=r.batch_size, seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}),
+    )
+    steps = math.ceil(len(split.x_train) / r.batch_size)
+    fit_model = keras.Sequential([augmenter(), net]) if r.augment else net
+    if r.label_smoothing:
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
+        y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
+    else:
+        loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
+    fit_model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"])
+    recorder = _Recorder(store, run_id, r.epochs, len(split.x_train), observer, net)
+    if observer is not None:
+        observer.on_start(run_id, config, len(split.x_train), steps)
+
+    status, error = "finished", None
+    start = time.perf_counter()
+    try:
+        with _Heartbeat(store, run_id):
+            fit_model.fit(
+                split.x_train, y_train, batch_size=r.batch_size, epochs=r.epochs, shuffle=True, verbose=0,
+                validation_data=(split.x_val, y_val) if len(split.x_val) else None,
+                callbacks=[recorder, *callbacks_for(config)],
+            )
+    except KeyboardInterrupt:
+        status = "interrupted"
+    except Exception as exc:  # recorded, then re-raised as a domain error with one line
+        status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+    train_seconds = time.perf_counter() - start
+
+    if status == "failed":
+        store.finish_run(run_id, "failed", error=error, train_seconds=train_seconds,
+                         epochs_run=recorder.epochs_done)
+        raise TrainingFailed(f"run {run_id} failed: {error}")
+
+    if recorder.best_weights is not None and ("early_stopping" in r.callbacks or status == "interrupted"):
+        net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
+    eval_start = time.perf_counter()
+    test_accuracy = evaluate(net, split.x_test, split.y_test) if recorder.epochs_done else None
+    eval_seconds = time.perf_counter() - eval_start
+
+    model_path = sha = None
+    if config.save_model and recorder.epochs_done:
+        folder = Path(artifacts_dir or store.artifacts_dir())
+        folder.mkdir(parents=True, exist_ok=True)
+        model_path = folder / f"run-{run_id}.keras"
+        net.save(model_path)
+        sha = sha256_file(model_path)
+
+    t99 = recorder.milestones.get("99", (None, None))
+    t995 = recorder.milestones.get("995", (None, None))
+    store.finish_run(
+        run_id, status, test_accuracy=test_accuracy,
+        val_accuracy=recorder.best_val if recorder.best_val >= 0 else None,
+        epochs_run=recorder.epochs_done, train_seconds=train_seconds, eval_seconds=eval_seconds,
+        model_path=str(model_path) if model_path else None, model_sha256=sha,
+        time_to_99=t99[0], epoch_to_99=t99[1], time_to_995=t995[0], epoch_to_995=t995[1],
+    )
+    return TrainResult(run_id, status, test_accuracy, recorder.best_val if recorder.best_val >= 0 else None,
+                       recorder.epochs_done, train_seconds, eval_seconds, params_total, split.labels_used,
+                       str(model_path) if model_path else None, t99[0])

@@ -19,9 +19,7 @@ app = typer.Typer(
     help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
-data_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines are noise to a user
-
-app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
+data_app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
 app.add_typer(data_app, name="data")
 
 DbOption = Annotated[Optional[str], typer.Option(
@@ -53,7 +51,7 @@ class Format(str, Enum):
 def _console(stderr: bool = False):
     from rich.console import Console  # noqa: PLC0415
 
-    return Console(stderr=stderr, highlight=False)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 def fail(message: str, code: int = 1):

@@ -160,3 +160,36 @@ def deotte(dropout: float = 0.4) -> keras.Model:
         layers.Dropout(dropout),
         layers.Dense(10, activation="softmax"),
     ], name="deotte")
+
+
+# --- the small family, for the minimum-parameters board --------------------------------------------
+
+SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=30, augment=True, callbacks=(),
+                      schedule="onecycle", label_smoothing=0.0)
+
+
+def _conv_bn(filters: int, separable: bool = False) -> list:
+    """3x3 conv without bias (BatchNorm's beta is the bias), BatchNorm, ReLU."""
+    conv = (layers.SeparableConv2D(filters, 3, padding="same", use_bias=False) if separable
+            else layers.Conv2D(filters, 3, padding="same", use_bias=False))
+    return [conv, layers.BatchNormalization(), layers.ReLU()]
+
+
+@register_model(source="mnistbench (BN without conv bias, separable convs, 1x1 head, global average pooling)",
+                recipe=SMALL_RECIPE, benchmark="params", widths=(4, 6, 8, 10, 12),
+                space={"width": {"type": "int", "low": 4, "high": 12},
+                       "lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}})
+def tiny(width: int = 8) -> keras.Model:
+    """Few-parameter CNN: two 3x3 convs, two separable convs, 1x1 conv to 10 maps, global average pooling."""
+    w = width
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        *_conv_bn(w), *_conv_bn(w),  # (28, 28, w)
+        layers.MaxPooling2D(2),  # (14, 14, w)
+        *_conv_bn(2 * w, separable=True),
+        layers.MaxPooling2D(2),  # (7, 7, 2w)
+        *_conv_bn(2 * w, separable=True),
+        layers.Conv2D(10, 1),  # (7, 7, 10): class maps, averaged below instead of a dense head
+        layers.GlobalAveragePooling2D(),
+        layers.Activation("softmax"),
+    ], name=f"tiny{w}")

@@ -1,0 +1,61 @@
+"""Shared fixtures: an isolated home for every test, tiny synthetic MNIST, and the real file when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REAL_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Each test gets its own working directory, caches and board: nothing leaks into the user's."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("MNISTBENCH_DB", raising=False)
+    monkeypatch.delenv("MNISTBENCH_DATA", raising=False)
+    monkeypatch.delenv("MNISTBENCH_ARTIFACTS", raising=False)
+    return tmp_path
+
+
+def make_tiny_mnist(n_train: int = 300, n_test: int = 100, seed: int = 0):
+    """Synthetic 28x28 digits: each class a bright bar at its own position, plus noise. Learnable, tiny."""
+    from mnistbench.data import Mnist
+
+    rng = np.random.default_rng(seed)
+
+    def images(labels):
+        x = rng.integers(0, 40, size=(len(labels), 28, 28)).astype(np.uint8)
+        for i, label in enumerate(labels):
+            x[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 255
+        return x
+
+    y_train = np.arange(n_train) % 10
+    y_test = np.arange(n_test) % 10
+    rng.shuffle(y_train)
+    return Mnist(images(y_train), y_train.astype(np.uint8), images(y_test), y_test.astype(np.uint8),
+                 source="synthetic")
+
+
+@pytest.fixture
+def tiny_mnist():
+    return make_tiny_mnist()
+
+
+@pytest.fixture
+def db_url(tmp_path):
+    return f"sqlite:///{tmp_path / 'board.db'}"
+
+
+@pytest.fixture
+def real_mnist_path():
+    if not REAL_MNIST.exists():
+        pytest.skip("the shared MNIST file is not here")
+    return REAL_MNIST

@@ -1,0 +1,166 @@
+"""Every command through Typer's CliRunner: exit code, output, then the state of the store."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from mnistbench.cli import app
+from mnistbench.data import write_npz
+from mnistbench.store import Store
+
+from .conftest import make_tiny_mnist
+
+runner = CliRunner()
+
+
+def invoke(*args, **kwargs):
+    return runner.invoke(app, [str(a) for a in args], **kwargs)
+
+
+def one_clear_line(result):
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    return lines[0]
+
+
+@pytest.fixture
+def filled(db_url):
+    store = Store(db_url)
+    for model, acc, params in (("baseline", 0.991, 62_834), ("tuned", 0.995, 95_488), ("tiny", 0.989, 1_610)):
+        run_id = store.start_run(benchmark="accuracy" if model != "tiny" else "params", model=model,
+                                 params_total=params, labels_used=60_000, config={"seed": 0})
+        store.add_epoch(run_id, epoch=1, loss=0.3, accuracy=0.9, val_accuracy=acc - 0.001, seconds=3.0)
+        store.finish_run(run_id, "finished", test_accuracy=acc, val_accuracy=acc - 0.001, epochs_run=1)
+    return db_url
+
+
+def test_help_lists_the_commands():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("train", "board", "runs", "show", "models", "data"):
+        assert command in result.stdout
+
+
+def test_empty_board_and_default_location():
+    result = invoke("board")
+    assert result.exit_code == 0, result.stderr
+    assert "Maximum accuracy" in result.stdout and "no runs yet" in result.stdout
+    from pathlib import Path
+
+    assert Path("leaderboards/mnistbench.db").exists()
+
+
+def test_board_ranks_and_formats(filled):
+    result = invoke("board", "accuracy", "--db", filled, "--format", "csv")
+    assert result.exit_code == 0
+    rows = result.stdout.strip().splitlines()
+    assert rows[1].split(",")[2] == "tuned" and rows[2].split(",")[2] == "baseline"
+    params = json.loads(invoke("board", "params", "--db", filled, "-f", "json").stdout)
+    assert [r["model"] for r in params["params"]["rows"]] == ["baseline", "tuned"]  # tiny misses 99 %
+    loose = json.loads(invoke("board", "params", "--db", filled, "-f", "json", "--target", "98.5").stdout)
+    assert loose["params"]["rows"][0]["model"] == "tiny"
+    md = invoke("board", "accuracy", "--db", filled, "-f", "markdown", "--top", "1").stdout
+    assert "| 1 | 2 | tuned |" in md and "baseline" not in md
+    table = invoke("board", "--db", filled, env={"COLUMNS": "160"}).stdout
+    assert "99.50" in table and "Minimum labels" in table and "Minimum parameters" in table
+
+
+def test_board_rejects_bad_target(filled):
+    one_clear_line(invoke("board", "params", "--db", filled, "--target", "150"))
+
+
+def test_runs_and_filters(filled):
+    result = invoke("runs", "--db", filled, "--model", "tiny", "-f", "json")
+    assert [r["model"] for r in json.loads(result.stdout)["runs"]["rows"]] == ["tiny"]
+    result = invoke("runs", "--db", filled, "--status", "running", "-f", "csv")
+    assert result.stdout.strip().count("\n") == 0  # header only
+
+
+def test_show(filled):
+    result = invoke("show", "2", "--db", filled, env={"COLUMNS": "120"})
+    assert result.exit_code == 0
+    assert "tuned" in result.stdout and "Learning curve" in result.stdout and '"seed": 0' in result.stdout
+
+
+def test_show_missing_run(filled):
+    assert one_clear_line(invoke("show", "999", "--db", filled)) == "error: no run with id 999"
+
+
+def test_unreachable_database_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    one_clear_line(invoke("board", "--db", f"sqlite:///{tmp_path}/file/board.db"))
+    one_clear_line(invoke("runs", "--db", "nonsense://"))
+
+
+def test_models_lists_counts():
+    result = invoke("models", env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    for text in ("baseline", "62,834", "tuned", "95,488", "deotte", "327,242", "tiny", "1,610"):
+        assert text in result.stdout
+
+
+def test_train_unknown_model(db_url):
+    line = one_clear_line(invoke("train", "accuracy", "--model", "nope", "--db", db_url))
+    assert "known models: baseline" in line
+    assert Store(db_url).runs() == []
+
+
+def test_train_negative_epochs(db_url, real_mnist_path):
+    line = one_clear_line(invoke("train", "accuracy", "--epochs", "-3", "--db", db_url, "--data", real_mnist_path))
+    assert "--epochs" in line
+
+
+def test_train_with_corrupt_data(db_url, tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 nope")
+    line = one_clear_line(invoke("train", "accuracy", "--db", db_url, "--data", tmp_path / "bad.npz"))
+    assert "bad.npz" in line
+
+
+def test_data_import_refuses_non_canonical_data(tmp_path):
+    write_npz(make_tiny_mnist(), tmp_path / "tiny.npz")
+    line = one_clear_line(invoke("data", "import", tmp_path / "tiny.npz"))
+    assert "tiny.npz" in line
+
+
+def test_data_import_and_report(real_mnist_path):
+    result = invoke("data", "import", real_mnist_path)
+    assert result.exit_code == 0, result.stderr
+    result = invoke("data", "--no-download")
+    assert result.exit_code == 0, result.stderr
+    assert "mnistbench/mnist.npz" in result.stdout and "verified" in result.stdout
+
+
+def test_data_missing_everywhere_lists_what_was_tried():
+    line = one_clear_line(invoke("data", "--no-download"))
+    assert "not there" in line and "data import" in line
+
+
+@pytest.mark.parametrize("command", [["--help"], ["board"], ["runs"], ["show", "1"]])
+def test_light_commands_do_not_import_tensorflow(command, db_url):
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from mnistbench.cli import app\n"
+        f"CliRunner().invoke(app, {command + ['--db', db_url] if command != ['--help'] else command!r})\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_real_smoke_run_reaches_90_percent_and_is_ranked(db_url, real_mnist_path):
+    """The one real training in the default suite: baseline, 6,000 images, 1 epoch."""
+    result = invoke("train", "accuracy", "--model", "baseline", "--train-size", 6000, "--epochs", 1,
+                    "--batch-size", 32, "--db", db_url, "--data", real_mnist_path)
+    assert result.exit_code == 0, result.stderr + result.stdout
+    [run] = Store(db_url).runs()
+    assert run.status == "finished" and run.test_accuracy >= 0.90
+    assert run.labels_used == 11_000 and run.params_total == 62_834
+    board = json.loads(invoke("board", "accuracy", "--db", db_url, "-f", "json").stdout)
+    assert board["accuracy"]["rows"][0]["run"] == run.id

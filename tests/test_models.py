@@ -1,0 +1,59 @@
+"""One test per registered model: build, forward a batch of 8, output shape, finiteness, exact count."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistbench import models
+from mnistbench.errors import UnknownModel
+
+# Counted by hand from the layer shapes (seed-notes.md); count_params() includes BatchNorm's moving stats.
+EXPECTED = {
+    ("baseline", None): 62_834,
+    ("tuned", None): 95_488,
+    ("deotte", None): 327_242,
+    ("tiny", 4): 570,
+    ("tiny", 6): 1_030,
+    ("tiny", 8): 1_610,
+    ("tiny", 10): 2_310,
+    ("tiny", 12): 3_130,
+}
+
+
+def cases():
+    for name in models.list_models():
+        spec = models.get_spec(name)
+        for width in spec.widths or (None,):
+            yield name, width
+
+
+@pytest.mark.parametrize(("name", "width"), list(cases()))
+def test_model_builds_forwards_and_counts(name, width):
+    model = models.create_model(name, **({"width": width} if width else {}))
+    out = model(np.random.default_rng(0).random((8, 28, 28, 1), dtype=np.float32), training=False)
+    out = np.asarray(out)
+    assert out.shape == (8, 10)
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    assert models.parameter_counts(model)[0] == EXPECTED[(name, width)]
+
+
+def test_every_registered_model_has_an_expected_count():
+    assert set(cases()) == set(EXPECTED)
+
+
+def test_unknown_model_lists_the_known_ones():
+    with pytest.raises(UnknownModel, match="known models: baseline, deotte"):
+        models.create_model("resnet9000")
+
+
+def test_bad_override_is_a_domain_error():
+    with pytest.raises(UnknownModel, match="does not take"):
+        models.create_model("baseline", width=3)
+
+
+def test_every_model_declares_a_recipe():
+    for name in models.list_models():
+        spec = models.get_spec(name)
+        assert spec.recipe.epochs >= 1 and spec.description and spec.source

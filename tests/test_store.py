@@ -1,0 +1,106 @@
+"""The leaderboard store on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+
+import pytest
+
+from mnistbench.errors import RunNotFound, StoreError
+from mnistbench.store import SCHEMA_VERSION, Store
+
+
+def test_run_lifecycle(db_url):
+    store = Store(db_url)
+    run_id = store.start_run(benchmark="accuracy", model="baseline", config={"seed": 1})
+    assert store.get_run(run_id).status == "running"
+    store.add_epoch(run_id, epoch=1, loss=0.5, accuracy=0.9, val_accuracy=0.91, seconds=1.0)
+    store.add_epoch(run_id, epoch=2, loss=0.3, accuracy=0.95, val_accuracy=0.96, seconds=2.0)
+    store.finish_run(run_id, "finished", test_accuracy=0.955)
+    run = store.get_run(run_id, with_epochs=True)
+    assert run.status == "finished" and run.test_accuracy == 0.955 and run.epochs_run == 2
+    assert [e.val_accuracy for e in run.epochs] == [0.91, 0.96]
+    assert run.config == {"seed": 1} and run.finished_at is not None
+
+
+def test_sqlite_is_in_wal_mode(db_url, tmp_path):
+    Store(db_url).start_run(benchmark="accuracy", model="m")
+    with sqlite3.connect(tmp_path / "board.db") as con:
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_filters(db_url):
+    store = Store(db_url)
+    a = store.start_run(benchmark="accuracy", model="baseline")
+    store.start_run(benchmark="params", model="tiny")
+    store.finish_run(a, "finished")
+    assert [r.id for r in store.runs(benchmark="accuracy")] == [a]
+    assert [r.model for r in store.runs(status="running")] == ["tiny"]
+    assert [r.id for r in store.runs(limit=1)] == [2]
+
+
+def test_missing_run(db_url):
+    with pytest.raises(RunNotFound, match="no run with id 42"):
+        Store(db_url).get_run(42)
+
+
+def test_dead_process_run_is_marked_interrupted(db_url):
+    store = Store(db_url)
+    run_id = store.start_run(benchmark="accuracy", model="baseline", pid=2**22 + 12345)  # no such pid
+    alive = store.start_run(benchmark="accuracy", model="baseline")  # this very process
+    reopened = Store(db_url)
+    assert reopened.get_run(run_id).status == "interrupted"
+    assert reopened.get_run(alive).status == "running"
+    assert reopened.integrity_check() == "ok"
+
+
+def test_newer_schema_is_refused(db_url, tmp_path):
+    Store(db_url)
+    with sqlite3.connect(tmp_path / "board.db") as con:
+        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+    with pytest.raises(StoreError, match="newer than this mnistbench"):
+        Store(db_url)
+
+
+def test_database_under_a_file_is_a_clear_error(tmp_path):
+    (tmp_path / "f").write_text("a file, not a folder")
+    with pytest.raises(StoreError, match="cannot create the database folder"):
+        Store(f"sqlite:///{tmp_path}/f/x.db")
+
+
+def test_unreachable_server():
+    pytest.importorskip("psycopg")
+    with pytest.raises(StoreError, match="127.0.0.1"):
+        Store("postgresql+psycopg://user:secret@127.0.0.1:1/board")
+
+
+def test_not_a_url():
+    with pytest.raises(StoreError, match="not a database URL"):
+        Store("this is not a url")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes read-only files anyway")
+def test_read_only_file_fails_cleanly_and_keeps_runs(db_url, tmp_path):
+    store = Store(db_url)
+    run_id = store.start_run(benchmark="accuracy", model="baseline")
+    store.close()
+    path = tmp_path / "board.db"
+    path.chmod(stat.S_IRUSR)
+    ro = Store(db_url)
+    assert ro.get_run(run_id).model == "baseline"
+    with pytest.raises(StoreError, match="read-only"):
+        ro.start_run(benchmark="accuracy", model="x")
+
+
+def test_read_only_via_uri_fails_cleanly_and_keeps_runs(db_url, tmp_path):
+    """As root the file mode is no barrier, so open the same file read-only through SQLite's URI."""
+    store = Store(db_url)
+    run_id = store.start_run(benchmark="accuracy", model="baseline")
+    store.close()
+    ro = Store(f"sqlite:///file:{tmp_path / 'board.db'}?mode=ro&uri=true")
+    assert ro.get_run(run_id).model == "baseline"
+    with pytest.raises(StoreError, match="read-only"):
+        ro.start_run(benchmark="accuracy", model="x")
+    assert Store(db_url).get_run(run_id).status == "running"

@@ -1,0 +1,108 @@
+"""The training protocol on tiny synthetic data: recording, interruption, determinism, test used once."""
+
+from __future__ import annotations
+
+import pytest
+
+from mnistbench import training
+from mnistbench.config import Recipe, TrainConfig
+from mnistbench.errors import ConfigError
+from mnistbench.store import Store
+
+
+def config(**changes):
+    recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=changes.pop("epochs", 3),
+                    callbacks=changes.pop("callbacks", ("early_stopping",)), augment=changes.pop("augment", False),
+                    schedule=changes.pop("schedule", "constant"))
+    return TrainConfig(benchmark="accuracy", model=changes.pop("model", "baseline"), recipe=recipe,
+                       val_size=changes.pop("val_size", 50), **changes)
+
+
+def test_train_records_everything(tiny_mnist, db_url, tmp_path, monkeypatch):
+    calls = []
+    real_evaluate = training.evaluate
+    monkeypatch.setattr(training, "evaluate", lambda *a, **k: calls.append(len(a[1])) or real_evaluate(*a, **k))
+    store = Store(db_url)
+    result = training.train(config(), tiny_mnist, store, artifacts_dir=tmp_path / "models")
+    assert calls == [len(tiny_mnist.y_test)]  # the test set, once
+    run = store.get_run(result.run_id, with_epochs=True)
+    assert run.status == "finished" and run.epochs_run == 3 and len(run.epochs) == 3
+    assert run.params_total == 62_834 and run.labels_used == 300
+    assert run.test_accuracy == result.test_accuracy and 0 <= run.test_accuracy <= 1
+    assert run.val_accuracy == max(e.val_accuracy for e in run.epochs)
+    assert run.device.startswith(("CPU", "GPU")) and run.tf_version and run.keras_version
+    assert run.config["recipe"]["batch_size"] == 32 and run.model_sha256 and run.train_seconds > 0
+    assert (tmp_path / "models" / f"run-{run.id}.keras").exists()
+
+
+def test_synthetic_digits_are_learnt(tiny_mnist, db_url):
+    result = training.train(config(epochs=8, save_model=False), tiny_mnist, Store(db_url))
+    assert result.test_accuracy > 0.5  # chance is 0.1
+
+
+def test_same_seed_same_result(tiny_mnist, db_url):
+    store = Store(db_url)
+    a = training.train(config(seed=7, augment=True, save_model=False), tiny_mnist, store)
+    b = training.train(config(seed=7, augment=True, save_model=False), tiny_mnist, store)
+    assert a.test_accuracy == b.test_accuracy
+    losses = [[e.loss for e in store.get_run(r.run_id, with_epochs=True).epochs] for r in (a, b)]
+    assert losses[0] == losses[1]
+
+
+class StopAfter:
+    """An observer that presses Ctrl-C after `n` epochs."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def on_start(self, *args):
+        pass
+
+    def on_batch(self, step):
+        pass
+
+    def on_epoch(self, report):
+        if report.epoch == self.n:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_records_interrupted_with_best_weights_evaluated(tiny_mnist, db_url):
+    store = Store(db_url)
+    result = training.train(config(epochs=10, save_model=False), tiny_mnist, store, observer=StopAfter(2))
+    run = store.get_run(result.run_id, with_epochs=True)
+    assert run.status == "interrupted" and run.epochs_run == 2 and len(run.epochs) == 2
+    assert run.test_accuracy is not None
+
+
+def test_failure_is_recorded(tiny_mnist, db_url, monkeypatch):
+    store = Store(db_url)
+
+    def boom(*a, **k):
+        raise RuntimeError("out of memory, say")
+
+    monkeypatch.setattr(training.keras.Model, "fit", boom)
+    with pytest.raises(training.TrainingFailed, match="out of memory"):
+        training.train(config(), tiny_mnist, store)
+    [run] = store.runs()
+    assert run.status == "failed" and "out of memory" in run.error
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"epochs": -1}, "--epochs must be at least 1"),
+    ({"schedule": "onecycle", "callbacks": ("decay",)}, "sets the learning rate itself"),
+    ({"callbacks": ("early_stopping",), "val_size": 0}, "needs a validation set"),
+])
+def test_bad_configs(tiny_mnist, db_url, changes, message):
+    with pytest.raises(ConfigError, match=message):
+        training.train(config(**changes), tiny_mnist, Store(db_url))
+    assert Store(db_url).runs() == []
+
+
+def test_time_to_accuracy_is_recorded(tiny_mnist, db_url):
+    store = Store(db_url)
+    result = training.train(config(epochs=10, save_model=False, callbacks=()), tiny_mnist, store)
+    run = store.get_run(result.run_id, with_epochs=True)
+    first = next((e for e in run.epochs if e.val_accuracy >= 0.99), None)
+    assert run.epoch_to_99 == (first.epoch if first else None)
+    if first:
+        assert run.time_to_99 == pytest.approx(first.seconds)

@@ -161,6 +161,40 @@ def train(
         raise typer.Exit(130)
 
 
+@app.command()
+@friendly
+def labels(
+    k: Annotated[int, typer.Option("--k", help="How many training labels the run may read.")] = 10,
+    select: Annotated[str, typer.Option(help="cosine (label-aware, the seed's), kmeans (label-free) or random.")] = "cosine",
+    stratified: Annotated[bool, typer.Option("--stratified", help="random: balance the classes (reads every label).")] = False,
+    method: Annotated[str, typer.Option(help="prototype, supervised, or cluster (semi-supervised).")] = "prototype",
+    features: Annotated[str, typer.Option(help="kmeans clusters raw pixels or the label-free embedding.")] = "pixels",
+    model: Annotated[str, typer.Option(help="The CNN that supervised and cluster train.")] = "baseline",
+    epochs: Annotated[Optional[int], typer.Option(help="CNN epochs [default: the method's].")] = None,
+    seed: Annotated[int, typer.Option(help="Seeds selection and training.")] = 0,
+    show: Annotated[bool, typer.Option("--show", help="Write a PNG grid of the chosen images and their labels.")] = False,
+    db: DbOption = None,
+    data: DataOption = None,
+):
+    """Minimum labels: choose k training images, learn from their labels, evaluate once on the test set."""
+    from .data import load_mnist  # noqa: PLC0415
+    from .labels import LabelsConfig, run_labels  # noqa: PLC0415
+
+    config = LabelsConfig(k=k, select=select, stratified=stratified, method=method, features=features,
+                          model=model, epochs=epochs, seed=seed).validate(60_000)
+    store = _store(db)
+    mnist = load_mnist(data)
+    console = _console()
+    console.print(f"labels: k={k}, select={select}, method={method}")
+    result = run_labels(config, mnist, store, show_dir=store.artifacts_dir().parent / "figures" if show else None)
+    chosen = result.selection
+    console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from {k} labels "
+                  f"({chosen.flag}; selection read {chosen.labels_read:,} labels in {chosen.seconds:.2f} s; "
+                  f"{result.train_seconds:.1f} s in all)")
+    if result.grid_path:
+        console.print(f"chosen images: {result.grid_path}")
+
+
 # --- boards and runs ------------------------------------------------------------------------------
 
 

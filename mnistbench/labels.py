@@ -1,0 +1,262 @@
+"""The minimum-labels benchmark: choose k images, learn from their k labels (and the unlabelled rest).
+
+The learning methods never see the training labels array: they get the images and a LabelOracle that
+holds only the k chosen labels. Validation labels are labels too, so no method here validates on the
+accuracy benchmark's 5,000-image split; the test set is evaluated once, at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import selection as sel
+from .errors import ConfigError
+
+METHODS = ("prototype", "supervised", "cluster")
+FEATURES = ("pixels", "embedding")
+
+
+class LabelOracle:
+    """The k labels a run was given, and nothing else: built from the chosen indices, then sealed."""
+
+    def __init__(self, all_labels: np.ndarray, indices: np.ndarray):
+        self.indices = np.asarray(indices, dtype=np.int64).copy()
+        self._labels = np.asarray(all_labels)[self.indices].astype(np.int64)  # a copy; the full array is dropped
+
+    def labels(self) -> np.ndarray:
+        return self._labels.copy()
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+@dataclass
+class LabelsConfig:
+    k: int = 10
+    select: str = "cosine"  # cosine | kmeans | random
+    stratified: bool = False  # random only: balance the classes (reads every label)
+    method: str = "prototype"  # prototype | supervised | cluster
+    features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
+    model: str = "baseline"  # the CNN that supervised and cluster train
+    epochs: int | None = None  # CNN epochs; None = the method's default
+    seed: int = 0
+
+    def validate(self, n_train: int) -> LabelsConfig:
+        sel.check_k(self.k, n_train)
+        if self.select not in sel.SELECTIONS:
+            raise ConfigError(f"unknown selection {self.select!r}; choose one of {', '.join(sel.SELECTIONS)}")
+        if self.method not in METHODS:
+            raise ConfigError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.features not in FEATURES:
+            raise ConfigError(f"unknown features {self.features!r}; choose one of {', '.join(FEATURES)}")
+        if self.select == "cosine" and self.k % sel.N_CLASSES:
+            raise ConfigError(f"--k {self.k}: cosine selection takes k/10 images per class, so k must be a "
+                              "multiple of 10 (or use --select kmeans/random)")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"--epochs must be at least 1, got {self.epochs}")
+        return self
+
+
+@dataclass
+class Fitted:
+    """A trained label-benchmark classifier: predict(x uint8 (N, 28, 28)) -> class ids."""
+
+    predict: object
+    params_total: int
+    info: dict
+
+
+# --- label-free features ---------------------------------------------------------------------------
+
+
+def embedding(x: np.ndarray, seed: int = 0, epochs: int = 20, dims: int = 10) -> np.ndarray:
+    """A label-free embedding of the images: an autoencoder's code, then UMAP (the N2D recipe).
+
+    The autoencoder compresses 784 pixels to 10 numbers while keeping what reconstructs the digit;
+    UMAP then pulls same-digit codes into tight, separable clusters. Neither reads a label.
+    """
+    import keras  # noqa: PLC0415
+    import umap  # noqa: PLC0415
+
+    keras.utils.set_random_seed(seed)
+    flat = x.reshape(len(x), -1).astype(np.float32) / 255.0
+    inputs = keras.Input((784,))
+    h = inputs
+    for units in (500, 500, 2000):
+        h = keras.layers.Dense(units, activation="relu")(h)
+    code = keras.layers.Dense(dims)(h)
+    h = code
+    for units in (2000, 500, 500):
+        h = keras.layers.Dense(units, activation="relu")(h)
+    autoencoder = keras.Model(inputs, keras.layers.Dense(784)(h))
+    autoencoder.compile("adam", "mse")
+    autoencoder.fit(flat, flat, batch_size=256, epochs=epochs, verbose=0, shuffle=True)
+    codes = keras.Model(inputs, code).predict(flat, batch_size=2048, verbose=0)
+    reducer = umap.UMAP(n_neighbors=min(20, len(x) - 1), n_components=dims, min_dist=0.0, random_state=seed,
+                        n_jobs=1)
+    return reducer.fit_transform(codes).astype(np.float32)
+
+
+# --- methods ---------------------------------------------------------------------------------------
+
+
+def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
+    """Nearest prototype by cosine similarity; no training (the seed's baseline)."""
+    prototypes = sel.unit_rows(x[oracle.indices])
+    labels = oracle.labels()
+
+    def predict(images):
+        return labels[np.argmax(sel.unit_rows(images) @ prototypes.T, axis=1)]
+
+    return Fitted(predict, prototypes.size, {})
+
+
+def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, weights=None) -> Fitted:
+    """A zoo CNN with the seed's augmentation on (x, y); no validation split (labels are scarce)."""
+    import keras  # noqa: PLC0415
+
+    from .models import create_model, parameter_counts  # noqa: PLC0415
+    from .training import augmenter, set_determinism  # noqa: PLC0415
+
+    set_determinism(config.seed)
+    net = create_model(config.model)
+    fit_model = keras.Sequential([augmenter(), net])
+    # Tiny sets are repeated so that every epoch is at least ~50 steps of augmented batches.
+    repeat = max(1, -(-50 * 64 // len(x)))
+    xs = np.repeat(x, repeat, axis=0)[..., None].astype(np.float32) / 255.0
+    ys = np.repeat(y, repeat)
+    if weights is not None:
+        weights = np.repeat(weights, repeat)
+    fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    fit_model.fit(xs, ys, sample_weight=weights, batch_size=64 if len(x) < 1000 else 256, epochs=epochs,
+                  shuffle=True, verbose=0)
+
+    def predict(images):
+        probs = net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
+        return np.argmax(probs, axis=1)
+
+    return Fitted(predict, parameter_counts(net)[0], {"cnn": config.model, "cnn_epochs": epochs})
+
+
+def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
+    """A zoo model trained on the k labelled images alone, with strong augmentation."""
+    return _train_cnn(x[oracle.indices], oracle.labels(), config, config.epochs or 30)
+
+
+def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, seed: int
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster label-free features, name each cluster by the labelled images in it, and return
+    (pseudo-label, confidence) for every image. A cluster with no labelled member takes the label of
+    the labelled image nearest its centre."""
+    from sklearn.mixture import GaussianMixture  # noqa: PLC0415
+
+    gmm = GaussianMixture(n_clusters, covariance_type="full", random_state=seed, n_init=2).fit(features)
+    posterior = gmm.predict_proba(features)
+    cluster = posterior.argmax(axis=1)
+    labels = oracle.labels()
+    known_cluster = cluster[oracle.indices]
+    name = np.empty(n_clusters, dtype=np.int64)
+    for c in range(n_clusters):
+        votes = labels[known_cluster == c]
+        if len(votes):
+            name[c] = np.bincount(votes).argmax()
+        else:
+            nearest = np.argmin(np.linalg.norm(features[oracle.indices] - gmm.means_[c], axis=1))
+            name[c] = labels[nearest]
+    return name[cluster], posterior.max(axis=1)
+
+
+def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
+                **_) -> Fitted:
+    """Semi-supervised: label-free embedding -> GMM clusters named by the k labels -> pseudo-labels for
+    every training image -> a CNN trained on the confident pseudo-labels (self-training)."""
+    if features is None:
+        features = embedding(x, seed=config.seed)
+    n_clusters = sel.N_CLASSES
+    pseudo, confidence = cluster_labels(features, oracle, n_clusters, config.seed)
+    keep = confidence >= 0.9  # the clusters' cores; borderline images would teach the CNN their noise
+    pseudo[oracle.indices] = oracle.labels()
+    keep[oracle.indices] = True
+    fitted = _train_cnn(x[keep], pseudo[keep], config, config.epochs or 3)
+    fitted.info.update({"pseudo_labelled": int(keep.sum()), "clusters": n_clusters})
+    return fitted
+
+
+FITTERS = {"prototype": fit_prototype, "supervised": fit_supervised, "cluster": fit_cluster}
+
+
+@dataclass
+class LabelsResult:
+    run_id: int
+    test_accuracy: float
+    selection: sel.Selection
+    train_seconds: float
+    grid_path: Path | None = None
+
+
+def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = None) -> LabelsResult:
+    """Select, learn, evaluate once on the test set, and record the run on the labels board."""
+    config.validate(len(mnist.y_train))
+    x = mnist.x_train
+    run_id = store.start_run(benchmark="labels", model=config.method, config=asdict(config), seed=config.seed,
+                             labels_used=config.k, epochs_run=0, **_environment(config))
+    try:
+        start = time.perf_counter()
+        features = None
+        if config.method == "cluster" or config.features == "embedding":
+            features = embedding(x, seed=config.seed)
+        embed_seconds = time.perf_counter() - start
+
+        t0 = time.perf_counter()
+        if config.select == "cosine":
+            chosen = sel.select_cosine(x, mnist.y_train, config.k, config.seed)
+        elif config.select == "kmeans":
+            chosen = sel.select_kmeans(features if config.features == "embedding" else x, config.k, config.seed)
+        else:
+            chosen = sel.select_random(mnist.y_train if config.stratified else len(x), config.k, config.seed,
+                                       stratified=config.stratified)
+        chosen.seconds = time.perf_counter() - t0
+        oracle = LabelOracle(mnist.y_train, chosen.indices)
+
+        fitted = FITTERS[config.method](x, oracle, config, features=features)
+        train_seconds = time.perf_counter() - start
+        t0 = time.perf_counter()
+        test_accuracy = float(np.mean(fitted.predict(mnist.x_test) == mnist.y_test))
+        eval_seconds = time.perf_counter() - t0
+    except KeyboardInterrupt:
+        store.finish_run(run_id, "interrupted", error="interrupted before the test evaluation")
+        raise
+    except Exception as exc:
+        store.finish_run(run_id, "failed", error=f"{exc.__class__.__name__}: {exc}")
+        raise
+
+    grid = None
+    if show_dir is not None:
+        from .figures import digit_grid  # noqa: PLC0415
+
+        grid = digit_grid(x[chosen.indices], oracle.labels(), Path(show_dir) / f"run-{run_id}-labels.png")
+    distinct = len(np.unique(oracle.labels()))
+    store.finish_run(
+        run_id, "finished", test_accuracy=test_accuracy, params_total=fitted.params_total,
+        labels_used=len(oracle), selection_labels_read=chosen.labels_read, flags=chosen.flag,
+        train_seconds=train_seconds, eval_seconds=eval_seconds,
+        config={**asdict(config), "chosen": chosen.indices.tolist(), "classes_covered": distinct,
+                "selection_seconds": chosen.seconds, "embedding_seconds": embed_seconds, **fitted.info},
+    )
+    return LabelsResult(run_id, test_accuracy, chosen, train_seconds, grid)
+
+
+def _environment(config: LabelsConfig) -> dict:
+    if config.method == "prototype" and config.features == "pixels":
+        from .environment import cpu_name, git_commit  # noqa: PLC0415  (no TensorFlow for numpy-only runs)
+        import platform  # noqa: PLC0415
+
+        return {"device": f"CPU: {cpu_name()}", "python_version": platform.python_version(),
+                "git_commit": git_commit()}
+    from .environment import run_environment  # noqa: PLC0415
+
+    return run_environment()

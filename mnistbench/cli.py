@@ -278,6 +278,71 @@ def models(pattern: Annotated[str, typer.Argument(help="A glob over model names.
     _console().print(table)
 
 
+@app.command()
+@friendly
+def verify(run_id: Annotated[int, typer.Argument(help="The run to check.")], db: DbOption = None,
+           data: DataOption = None):
+    """Reload a run's saved model; check its SHA-256, parameter count and test accuracy against the row."""
+    from .data import load_mnist  # noqa: PLC0415
+    from .verify import verify_run  # noqa: PLC0415
+
+    store = _store(db)
+    store.get_run(run_id)  # a missing id fails before the data and TensorFlow load
+    result = verify_run(store, run_id, load_mnist(data))
+    if result.status == "verified":
+        _console().print(f"run {run_id} verified: {result.params_total:,} params, "
+                         f"test accuracy {100 * result.test_accuracy:.2f} %")
+        return
+    fail(f"run {run_id} mismatch: " + "; ".join(result.problems))
+
+
+@app.command()
+@friendly
+def ensemble(run_ids: Annotated[list[int], typer.Argument(help="Finished accuracy runs with saved models.")],
+             db: DbOption = None, data: DataOption = None):
+    """Average the softmax outputs of saved runs, evaluate once on the test set, record the ensemble."""
+    from .data import load_mnist  # noqa: PLC0415
+    from .ensembles import ensemble as combine  # noqa: PLC0415
+
+    store = _store(db)
+    for run_id in run_ids:
+        store.get_run(run_id)
+    run_id, accuracy, members = combine(store, run_ids, load_mnist(data))
+    best = max(members.values(), key=lambda a: a or 0)
+    _console().print(f"run {run_id}: ensemble of {len(run_ids)} runs, test accuracy {100 * accuracy:.2f} % "
+                     f"(best member {100 * (best or 0):.2f} %)")
+
+
+@app.command()
+@friendly
+def export(
+    which: Annotated[Optional[BoardName], typer.Argument(help="One board; every run when left out.")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f")] = Format.csv,
+    target: Annotated[Optional[float], typer.Option(help="Board target in %.")] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
+    db: DbOption = None,
+):
+    """Export every run, or one board, as csv, json or markdown."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from .boards import boards, listing  # noqa: PLC0415
+    from .render import to_csv, to_json, to_markdown  # noqa: PLC0415
+
+    runs_found = _store(db).runs()
+    tables = (boards(runs_found, which.value, target=None if target is None else target / 100) if which
+              else [listing(runs_found)])
+    writer = {"csv": to_csv, "json": to_json, "markdown": to_markdown, "table": to_markdown}[format.value]
+    text = writer(tables)
+    if output:
+        try:
+            Path(output).write_text(text)
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror}")
+        _console().print(f"wrote {output}")
+    else:
+        typer.echo(text, nl=False)
+
+
 # --- data -----------------------------------------------------------------------------------------
 
 

@@ -215,7 +215,10 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         if config.select == "cosine":
             chosen = sel.select_cosine(x, mnist.y_train, config.k, config.seed)
         elif config.select == "kmeans":
-            chosen = sel.select_kmeans(features if config.features == "embedding" else x, config.k, config.seed)
+            if config.features == "embedding":
+                chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean")
+            else:
+                chosen = sel.select_kmeans(x, config.k, config.seed)
         else:
             chosen = sel.select_random(mnist.y_train if config.stratified else len(x), config.k, config.seed,
                                        stratified=config.stratified)

@@ -118,11 +118,26 @@ def select_cosine(x: np.ndarray, labels: np.ndarray, k: int, seed: int = 0) -> S
     return Selection(np.array(chosen, dtype=np.int64), "cosine", len(labels), "label-aware selection")
 
 
-def select_kmeans(features: np.ndarray, k: int, seed: int = 0) -> Selection:
-    """Medoids of k spherical k-means clusters of unlabelled features; reads no label."""
-    u = unit_rows(features)
-    assign, _ = spherical_kmeans(u, k, seed=seed)
-    return Selection(medoids(u, assign, k), "kmeans", 0, "label-free")
+def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "cosine") -> Selection:
+    """Medoids of k clusters of unlabelled features; reads no label.
+
+    cosine: spherical k-means on raw pixels, medoid = highest average similarity in its cluster.
+    euclidean: for a learnt embedding (UMAP coordinates have no meaningful origin, so cosine would
+    mislead): Lloyd's k-means, medoid = the member nearest its centroid.
+    """
+    if metric == "cosine":
+        u = unit_rows(features)
+        assign, _ = spherical_kmeans(u, k, seed=seed)
+        return Selection(medoids(u, assign, k), "kmeans", 0, "label-free")
+    from sklearn.cluster import KMeans  # noqa: PLC0415
+
+    km = KMeans(k, n_init=10, random_state=seed).fit(features)
+    chosen = []
+    for c in range(k):
+        members = np.flatnonzero(km.labels_ == c)
+        if len(members):
+            chosen.append(members[np.argmin(np.linalg.norm(features[members] - km.cluster_centers_[c], axis=1))])
+    return Selection(np.array(chosen, dtype=np.int64), "kmeans-embedding", 0, "label-free")
 
 
 def select_random(labels_or_n, k: int, seed: int = 0, stratified: bool = False) -> Selection:

@@ -73,6 +73,7 @@ class Run(Base):
     model_path: Mapped[str | None] = mapped_column(Text)
     model_sha256: Mapped[str | None] = mapped_column(String(64))
     verification: Mapped[str | None] = mapped_column(String(16))  # None, "verified" or "mismatch"
+    verification_note: Mapped[str | None] = mapped_column(Text)
     error: Mapped[str | None] = mapped_column(Text)
     sweep: Mapped[str | None] = mapped_column(String(100), index=True)
     trial: Mapped[int | None] = mapped_column(Integer)

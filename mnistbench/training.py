@@ -218,8 +218,12 @@ def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
 
 
 def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer: Observer | None = None,
-          artifacts_dir: Path | None = None, extra: dict | None = None) -> TrainResult:
-    """Train `config.model`, evaluate it once on the test set, and record everything in `store`."""
+          artifacts_dir: Path | None = None, extra: dict | None = None, evaluate_test: bool = True) -> TrainResult:
+    """Train `config.model`, evaluate it once on the test set, and record everything in `store`.
+
+    With evaluate_test=False the test set is not touched (a search's candidate); the run keeps its saved
+    model so that the one chosen on validation can be evaluated later with `evaluate_saved`.
+    """
     config.validate()
     get_spec(config.model)  # unknown names fail before anything is recorded
     r = config.recipe
@@ -268,7 +272,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     if recorder.best_weights is not None and ("early_stopping" in r.callbacks or status == "interrupted"):
         net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
     eval_start = time.perf_counter()
-    test_accuracy = evaluate(net, split.x_test, split.y_test) if recorder.epochs_done else None
+    test_accuracy = evaluate(net, split.x_test, split.y_test) if recorder.epochs_done and evaluate_test else None
     eval_seconds = time.perf_counter() - eval_start
 
     model_path = sha = None
@@ -291,3 +295,18 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     return TrainResult(run_id, status, test_accuracy, recorder.best_val if recorder.best_val >= 0 else None,
                        recorder.epochs_done, train_seconds, eval_seconds, params_total, split.labels_used,
                        str(model_path) if model_path else None, t99[0])
+
+
+def load_saved(path: str | Path) -> keras.Model:
+    return keras.models.load_model(path, compile=False)
+
+
+def evaluate_saved(store: Store, run_id: int, mnist: data_mod.Mnist) -> float:
+    """Evaluate a recorded run's saved model on the test set and store the accuracy in its row."""
+    run = store.get_run(run_id)
+    if not run.model_path or not Path(run.model_path).exists():
+        raise MnistbenchError(f"run {run_id} has no saved model to evaluate")
+    start = time.perf_counter()
+    accuracy = evaluate(load_saved(run.model_path), data_mod.to_float(mnist.x_test), mnist.y_test.astype(np.int64))
+    store.update_run(run_id, test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
+    return accuracy

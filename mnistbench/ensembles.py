@@ -1,0 +1,43 @@
+"""Ensembles for the accuracy board: the average of saved runs' softmax outputs, tested once."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .data import to_float
+from .errors import MnistbenchError
+
+
+def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, float]]:
+    """Record an accuracy-board run whose parameters are the members' sum. Returns (run id, accuracy,
+    each member's own recorded test accuracy)."""
+    from .environment import run_environment  # noqa: PLC0415
+    from .training import load_saved  # noqa: PLC0415
+
+    if len(set(run_ids)) < 2:
+        raise MnistbenchError("an ensemble needs at least two different runs")
+    members = [store.get_run(i) for i in run_ids]
+    for run in members:
+        if run.status != "finished" or not run.model_path or run.benchmark != "accuracy":
+            raise MnistbenchError(f"run {run.id} is not a finished accuracy run with a saved model")
+    x_test = to_float(mnist.x_test)
+    start = time.perf_counter()
+    probs = np.zeros((len(x_test), 10), dtype=np.float64)
+    for run in members:
+        try:
+            probs += load_saved(run.model_path).predict(x_test, batch_size=1024, verbose=0)
+        except (OSError, ValueError) as exc:
+            raise MnistbenchError(f"run {run.id}: cannot load {run.model_path} ({exc.__class__.__name__})") from None
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
+    run_id = store.start_run(
+        benchmark="accuracy", model="ensemble(" + "+".join(sorted({r.model for r in members})) + ")",
+        members=[r.id for r in members], params_total=sum(r.params_total or 0 for r in members),
+        params_trainable=sum(r.params_trainable or 0 for r in members),
+        labels_used=max(r.labels_used or 0 for r in members), epochs_run=0,
+        train_seconds=sum(r.train_seconds or 0 for r in members),
+        config={"members": [r.id for r in members], "combine": "mean softmax"}, **run_environment(),
+    )
+    store.finish_run(run_id, "finished", test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
+    return run_id, accuracy, {r.id: r.test_accuracy for r in members}

@@ -1,0 +1,123 @@
+"""The minimum-labels benchmark: selection, the label oracle, methods and recording."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import cosine
+from typer.testing import CliRunner
+
+from mnistbench import selection as sel
+from mnistbench.cli import app
+from mnistbench.data import Mnist
+from mnistbench.errors import ConfigError
+from mnistbench.labels import LabelOracle, LabelsConfig, run_labels
+from mnistbench.store import Store
+
+from .conftest import make_tiny_mnist
+
+
+def test_typicality_closed_form_equals_the_seeds_double_loop():
+    x = np.random.default_rng(0).integers(0, 255, size=(40, 28, 28)).astype(np.uint8)
+    flat = x.reshape(40, -1).astype(np.float64)
+    loop = [np.mean([1 - cosine(flat[i], flat[j]) for j in range(40) if j != i]) for i in range(40)]
+    np.testing.assert_allclose(sel.typicality(sel.unit_rows(x)), loop, atol=1e-5)
+
+
+def test_cosine_picks_one_typical_image_per_class(tiny_mnist):
+    chosen = sel.select_cosine(tiny_mnist.x_train, tiny_mnist.y_train, 10)
+    assert sorted(tiny_mnist.y_train[chosen.indices].tolist()) == list(range(10))
+    assert chosen.labels_read == 300 and chosen.flag == "label-aware selection"
+
+
+def test_cosine_with_several_per_class_picks_distinct_images(tiny_mnist):
+    chosen = sel.select_cosine(tiny_mnist.x_train, tiny_mnist.y_train, 30)
+    assert len(set(chosen.indices.tolist())) == 30
+    assert np.bincount(tiny_mnist.y_train[chosen.indices]).tolist() == [3] * 10
+
+
+def test_kmeans_reads_no_label_and_random_stratified_does(tiny_mnist):
+    chosen = sel.select_kmeans(tiny_mnist.x_train, 10)
+    assert len(chosen.indices) == 10 and chosen.labels_read == 0 and chosen.flag == "label-free"
+    # the synthetic classes are separable, so label-free medoids cover them all
+    assert len(set(tiny_mnist.y_train[chosen.indices].tolist())) == 10
+    strat = sel.select_random(tiny_mnist.y_train, 20, stratified=True)
+    assert np.bincount(tiny_mnist.y_train[strat.indices]).tolist() == [2] * 10 and strat.labels_read == 300
+    plain = sel.select_random(300, 7)
+    assert len(set(plain.indices.tolist())) == 7 and plain.labels_read == 0
+
+
+@pytest.mark.parametrize(("k", "select", "message"), [
+    (0, "kmeans", "between 1 and"), (70_000, "kmeans", "between 1 and"), (15, "cosine", "multiple of 10"),
+])
+def test_impossible_k(k, select, message):
+    with pytest.raises(ConfigError, match=message):
+        LabelsConfig(k=k, select=select).validate(60_000)
+
+
+def test_oracle_holds_only_the_chosen_labels():
+    labels = np.arange(100) % 10
+    oracle = LabelOracle(labels, np.array([3, 14, 25]))
+    assert oracle.labels().tolist() == [3, 4, 5] and len(oracle) == 3
+    assert not any(isinstance(v, np.ndarray) and v.size == 100 for v in vars(oracle).values())
+
+
+def _hide(mnist: Mnist, keep: np.ndarray, seed: int) -> Mnist:
+    """The same data with every label outside `keep` shuffled."""
+    y = mnist.y_train.copy()
+    others = np.setdiff1d(np.arange(len(y)), keep)
+    y[others] = np.random.default_rng(seed).permutation(y[others])
+    return Mnist(mnist.x_train, y, mnist.x_test, mnist.y_test, source="hidden-shuffled")
+
+
+@pytest.mark.parametrize("method", ["prototype", "supervised"])
+def test_training_cannot_read_labels_it_was_not_given(tiny_mnist, db_url, method):
+    store = Store(db_url)
+    config = LabelsConfig(k=10, select="kmeans", method=method, epochs=2)
+    first = run_labels(config, tiny_mnist, store)
+    shuffled = _hide(tiny_mnist, first.selection.indices, seed=1)
+    assert (shuffled.y_train != tiny_mnist.y_train).any()
+    second = run_labels(config, shuffled, store)
+    assert second.test_accuracy == first.test_accuracy
+    np.testing.assert_array_equal(second.selection.indices, first.selection.indices)
+
+
+def test_run_is_recorded_with_flags_and_counts(tiny_mnist, db_url):
+    store = Store(db_url)
+    result = run_labels(LabelsConfig(k=10, select="cosine", method="prototype"), tiny_mnist, store)
+    run = store.get_run(result.run_id)
+    assert run.benchmark == "labels" and run.status == "finished" and run.labels_used == 10
+    assert run.selection_labels_read == 300 and run.flags == "label-aware selection"
+    assert run.test_accuracy > 0.9  # synthetic classes are bars: prototypes suffice
+    assert len(run.config["chosen"]) == 10 and run.config["classes_covered"] == 10
+
+
+def test_cluster_method_runs_end_to_end(tiny_mnist, db_url):
+    store = Store(db_url)
+    result = run_labels(LabelsConfig(k=10, select="kmeans", features="embedding", method="cluster", epochs=2),
+                        tiny_mnist, store)
+    run = store.get_run(result.run_id)
+    assert run.status == "finished" and run.labels_used == 10 and run.flags == "label-free"
+    assert run.config["pseudo_labelled"] >= 10 and run.params_total == 62_834
+
+
+def test_cli_labels_and_board(real_mnist_path, db_url):
+    runner = CliRunner()
+    result = runner.invoke(app, ["labels", "--k", "10", "--db", db_url, "--data", str(real_mnist_path), "--show"])
+    assert result.exit_code == 0, result.stderr
+    assert "69.79 %" in result.stdout  # the seed's cosine prototypes, measured with numpy
+    assert "chosen images:" in result.stdout and "png" in result.stdout
+    board = json.loads(runner.invoke(app, ["board", "labels", "--db", db_url, "-f", "json",
+                                           "--target", "60"]).stdout)
+    row = board["labels"]["rows"][0]
+    assert row["labels"] == 10 and row["flags"] == "label-aware selection" and row["selection_labels_read"] == 60_000
+
+
+@pytest.mark.parametrize("args", [["--k", "0"], ["--k", "70000"], ["--k", "15"], ["--method", "magic"]])
+def test_cli_bad_k_is_one_line(args, db_url):
+    result = CliRunner().invoke(app, ["labels", *args, "--db", db_url])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert Store(db_url).runs() == []

@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
 app.add_typer(data_app, name="data")
+db_app = typer.Typer(help="Manage the leaderboard database.")
+app.add_typer(db_app, name="db")
 
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", envvar="MNISTBENCH_DB", show_envvar=True,
@@ -373,6 +375,20 @@ def data_import(path: Annotated[str, typer.Argument(help="An npz, an IDX folder,
 
     mnist = import_data(path)
     _console().print(f"imported and verified MNIST from {mnist.source} into {cache_path()}")
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(db: DbOption = None):
+    """Migrate the leaderboard's schema to this version of mnistbench (SQLite does this by itself)."""
+    from .store import SCHEMA_REVISION, Store  # noqa: PLC0415
+
+    store = Store(db, upgrade=True)
+    before = store.revision_before or "empty"
+    if before == SCHEMA_REVISION:
+        _console().print(f"the leaderboard is already at schema revision {SCHEMA_REVISION}")
+    else:
+        _console().print(f"migrated the leaderboard from {before} to schema revision {SCHEMA_REVISION}")
 
 
 def main():  # the console script

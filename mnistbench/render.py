@@ -35,16 +35,38 @@ def _visible(board: Board) -> list[Column]:
     return [c for c in board.columns if c.kind != "text" or c.key in ("model",) or any(r.get(c.key) for r in board.rows)]
 
 
-def rich_table(board: Board) -> Table:
+# Dropped first when a terminal is too narrow for every column.
+EXPENDABLE = ("date", "device", "sweep", "train_seconds", "val_accuracy", "epochs", "selection_labels_read")
+
+
+def _fit(board: Board, columns: list[Column], width: int | None) -> list[Column]:
+    """Keep the columns that fit `width`, dropping the expendable ones first."""
+    if width is None:
+        return columns
+
+    def need(c: Column) -> int:
+        cells = [len(fmt(r.get(c.key), c.kind)) for r in board.rows]
+        return min(max([len(c.header) + 2, *cells]), 40) + 3
+
+    kept = list(columns)
+    for key in EXPENDABLE:
+        if sum(need(c) for c in kept) <= width:
+            break
+        kept = [c for c in kept if c.key != key]
+    return kept
+
+
+def rich_table(board: Board, width: int | None = None) -> Table:
     table = Table(title=board.title, caption=board.caption, title_justify="left")
-    for column in _visible(board):
+    columns = _fit(board, _visible(board), width)
+    for column in columns:
         header = column.header + (" %" if column.kind == "pct" else "")
         if column.kind == "text":
-            table.add_column(header, overflow="fold", ratio=1 if column.key == "device" else None)
+            table.add_column(header, overflow="fold", min_width=min(len(header), 8))
         else:  # numbers are never cut: a truncated accuracy is worse than a wide table
             table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in board.rows:
-        table.add_row(*(fmt(row.get(c.key), c.kind) for c in _visible(board)))
+        table.add_row(*(fmt(row.get(c.key), c.kind) for c in columns))
     if not board.rows:
         table.caption = (board.caption + " · " if board.caption else "") + "no runs yet"
     return table
@@ -85,7 +107,7 @@ def to_markdown(boards: list[Board]) -> str:
 def emit(boards: list[Board], fmt_name: str, console: Console) -> None:
     if fmt_name == "table":
         for board in boards:
-            console.print(rich_table(board))
+            console.print(rich_table(board, console.width))
     elif fmt_name == "csv":
         console.out(to_csv(boards), end="", highlight=False)
     elif fmt_name == "json":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +23,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from .errors import RunNotFound, StoreError
 
 DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
-SCHEMA_VERSION = 1
+# The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
+SCHEMA_REVISION = "0002"
+MIGRATIONS = Path(__file__).parent / "migrations"
 STATUSES = ("running", "finished", "failed", "interrupted")
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
@@ -99,18 +102,16 @@ class Epoch(Base):
     run: Mapped[Run] = relationship(back_populates="epochs")
 
 
-class Meta(Base):
-    __tablename__ = "meta"
-
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(String(200))
-
-
 RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
 
 
 def default_url() -> str:
     return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
+
+
+def known_revisions() -> set[str]:
+    """Revision ids shipped with this code, read from the migration files' names."""
+    return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("*_*.py")}
 
 
 def _pid_alive(pid: int) -> bool:
@@ -126,7 +127,7 @@ def _pid_alive(pid: int) -> bool:
 class Store:
     """Open (and create) the leaderboard at `url`; every method is one short transaction."""
 
-    def __init__(self, url: str | None = None, *, reap: bool = True):
+    def __init__(self, url: str | None = None, *, reap: bool = True, upgrade: bool = False):
         self.url = url or default_url()
         try:
             parsed = make_url(self.url)
@@ -141,7 +142,7 @@ class Store:
             raise StoreError(f"no driver for {parsed.drivername} ({exc}); see the README's install extras") from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
-        self._init_schema()
+        self.revision_before = self._init_schema(allow_upgrade=upgrade)
         if reap:
             self.reap_stale_runs()
 
@@ -193,18 +194,57 @@ class Store:
             return f"the leaderboard {where} is read-only ({message})"
         return f"leaderboard {where}: {message}"
 
-    def _init_schema(self) -> None:
+    def _init_schema(self, allow_upgrade: bool) -> str | None:
+        """Create a new board at the current revision; migrate an older SQLite one (after a backup), or
+        any older one when `allow_upgrade`; refuse one that is newer than this code. Returns the
+        revision found."""
         with self._session(write=False) as s:
-            has_meta = self.engine.dialect.has_table(s.connection(), "meta")
-            version = s.get(Meta, "schema_version") if has_meta else None
-        if version is not None and int(version.value) > SCHEMA_VERSION:
-            raise StoreError(f"the leaderboard has schema {version.value}, newer than this mnistbench "
-                             f"({SCHEMA_VERSION}); upgrade mnistbench")
-        if version is None:
-            with self._session(write=True) as s:
-                Base.metadata.create_all(s.connection())
-                if s.get(Meta, "schema_version") is None:
-                    s.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            conn = s.connection()
+            has_version = self.engine.dialect.has_table(conn, "alembic_version")
+            current = s.execute(text("SELECT version_num FROM alembic_version")).scalar() if has_version else None
+            empty = not has_version and not self.engine.dialect.has_table(conn, "runs")
+        if current == SCHEMA_REVISION:
+            return current
+        if current is not None and current not in known_revisions():
+            raise StoreError(f"the leaderboard is at schema revision {current}, newer than this mnistbench "
+                             f"({SCHEMA_REVISION}); upgrade mnistbench")
+        if not empty and not self.is_sqlite and not allow_upgrade:
+            raise StoreError(f"the leaderboard is at schema revision {current}, this mnistbench needs "
+                             f"{SCHEMA_REVISION}: run `mnistbench db upgrade`")
+        self.upgrade(backup=not empty)
+        return current
+
+    def upgrade(self, backup: bool = True) -> Path | None:
+        """Migrate to the current revision; for a SQLite file, first a copy made with SQLite's backup API."""
+        copy = self.backup() if backup and self.is_sqlite else None
+        from alembic import command  # noqa: PLC0415  (only when a migration is due)
+        from alembic.config import Config  # noqa: PLC0415
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        try:
+            with self.write_engine.connect() as conn:
+                config.attributes["connection"] = conn
+                command.upgrade(config, SCHEMA_REVISION)
+                conn.commit()
+        except SQLAlchemyError as exc:
+            raise StoreError(self._explain(exc)) from None
+        return copy
+
+    def backup(self) -> Path | None:
+        """A consistent copy of a SQLite board next to it (safe while others write)."""
+        import sqlite3  # noqa: PLC0415
+
+        database = make_url(self.url).database
+        if not database or database == ":memory:" or database.startswith("file:") or not Path(database).exists():
+            return None
+        target = Path(database).with_suffix(f".backup-{time.strftime('%Y%m%d-%H%M%S')}.db")
+        try:
+            with sqlite3.connect(database) as source, sqlite3.connect(target) as copy:
+                source.backup(copy)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot back up {database} before migrating: {exc}") from None
+        return target
 
     # --- writing runs -----------------------------------------------------------------------------
 

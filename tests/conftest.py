@@ -59,3 +59,27 @@ def real_mnist_path():
     if not REAL_MNIST.exists():
         pytest.skip("the shared MNIST file is not here")
     return REAL_MNIST
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request, tmp_path):
+    """The same test on a SQLite file and, where CI started one, a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'board.db'}"
+        return
+    server = os.environ.get("MNISTBENCH_TEST_PG_URL")
+    if not server:
+        pytest.skip("no PostgreSQL server (set MNISTBENCH_TEST_PG_URL; .ci/postgres.sh starts one)")
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()

@@ -9,7 +9,7 @@ import stat
 import pytest
 
 from mnistbench.errors import RunNotFound, StoreError
-from mnistbench.store import SCHEMA_VERSION, Store
+from mnistbench.store import SCHEMA_REVISION, Store, known_revisions
 
 
 def test_run_lifecycle(db_url):
@@ -59,9 +59,37 @@ def test_dead_process_run_is_marked_interrupted(db_url):
 def test_newer_schema_is_refused(db_url, tmp_path):
     Store(db_url)
     with sqlite3.connect(tmp_path / "board.db") as con:
-        con.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION + 1),))
+        con.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="newer than this mnistbench"):
         Store(db_url)
+
+
+def test_head_revision_is_shipped():
+    assert SCHEMA_REVISION == max(known_revisions())
+
+
+def test_old_sqlite_board_is_backed_up_then_migrated(db_url, tmp_path):
+    """A board at revision 0001 (before verification notes) keeps its runs through the upgrade."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    from mnistbench.store import MIGRATIONS
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with create_engine(db_url).connect() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql("INSERT INTO runs (benchmark, model, status, flags, config, created_at) "
+                             "VALUES ('accuracy', 'old', 'finished', '', '{}', '2026-01-01')")
+        conn.commit()
+    store = Store(db_url)
+    assert store.get_run(1).model == "old" and store.get_run(1).verification_note is None
+    [backup] = tmp_path.glob("board.backup-*.db")
+    with sqlite3.connect(backup) as con:
+        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert con.execute("SELECT model FROM runs").fetchone()[0] == "old"
 
 
 def test_database_under_a_file_is_a_clear_error(tmp_path):

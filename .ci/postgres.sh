@@ -2,7 +2,7 @@
 # Start a throwaway PostgreSQL server on loopback for the store tests; print its SQLAlchemy URL.
 # Installs Debian's server first where the machine lacks it.
 set -euo pipefail
-port=${PGPORT_TEST:-55432}
+port=${PGPORT_TEST:-$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")}
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 if [ -z "$bin" ] || [ ! -x "$bin/initdb" ]; then
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >&2

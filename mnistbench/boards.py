@@ -84,10 +84,16 @@ def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None
 
 
 def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board:
-    reaching = [r for r in _finished(runs, {"accuracy", "params"}) if r.params_total and _acc(r) >= target]
-    ranked = sorted(reaching, key=lambda r: (r.params_total, -_acc(r), r.id))
-    rows = [_common(r, i) for i, r in enumerate(ranked[:top] if top else ranked, 1)]
-    columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("test_accuracy", "test acc", "pct"),
+    """Ranked: runs reaching the target. Below them, unranked, the params runs that missed it."""
+    finished = [r for r in _finished(runs, {"accuracy", "params"}) if r.params_total]
+    reaching = sorted((r for r in finished if _acc(r) >= target), key=lambda r: (r.params_total, -_acc(r), r.id))
+    missing = sorted((r for r in finished if _acc(r) < target and r.benchmark == "params"),
+                     key=lambda r: (r.params_total, -_acc(r), r.id))
+    rows = [{**_common(r, i), "reaches": "yes"} for i, r in enumerate(reaching[:top] if top else reaching, 1)]
+    if not top:
+        rows += [{**_common(r, None), "reaches": "no"} for r in missing]
+    columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("reaches", "reaches target"),
+               Column("test_accuracy", "test acc", "pct"),
                Column("val_accuracy", "val acc", "pct"), Column("train_seconds", "train s", "seconds"),
                Column("device", "device"), *TAIL_COLUMNS]
     return Board("params", "Minimum parameters", columns, rows,

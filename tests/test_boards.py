@@ -40,9 +40,11 @@ def test_time_to_board():
 
 
 def test_params_board_needs_target_then_fewest_params():
-    runs = [run(1, params=500, acc=0.989), run(2, params=900, acc=0.991), run(3, params=800, acc=0.990),
+    runs = [run(1, "params", params=500, acc=0.989), run(2, params=900, acc=0.991), run(3, params=800, acc=0.990),
             run(4, params=800, acc=0.995), run(5, params=100, acc=0.999, benchmark="labels")]
-    assert ids(boards.params_board(runs)) == [4, 3, 2]
+    assert ids(boards.params_board(runs)) == [4, 3, 2, 1]  # 1 missed: listed last, unranked
+    assert [r["rank"] for r in boards.params_board(runs).rows] == [1, 2, 3, None]
+    assert ids(boards.params_board(runs, top=2)) == [4, 3]
     assert ids(boards.params_board(runs, target=0.98)) == [1, 4, 3, 2]
 
 
@@ -69,7 +71,7 @@ def test_csv_json_markdown():
     assert csv_text.splitlines()[0].startswith("rank,run,model,params") and ",1500,0.995," in csv_text
     assert json.loads(render.to_json([board]))["params"]["rows"][0]["params"] == 1500
     md = render.to_markdown([board])
-    assert "| # | run | model | params |" in md and "| 1 | 1 | m | 1,500 | 99.50 |" in md
+    assert "| # | run | model | params | reaches target |" in md and "| 1 | 1 | m | 1,500 | yes | 99.50 |" in md
 
 
 def test_sparkline():

@@ -1,0 +1,63 @@
+"""The minimum-parameters search on tiny data: descending widths, validation only, test once."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from mnistbench import params, training
+from mnistbench.cli import app
+from mnistbench.config import Recipe, TrainConfig
+from mnistbench.store import Store
+
+
+def test_find_smallest_stops_at_first_miss_and_tests_the_winner_once(tiny_mnist, db_url, tmp_path, monkeypatch):
+    store = Store(db_url)
+    val = {12: 0.995, 10: 0.993, 8: 0.98}  # width -> validation accuracy the fake training reaches
+    tested = []
+
+    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
+        assert evaluate_test is False
+        width = config.model_options["width"]
+        run_id = store.start_run(benchmark="params", model="tiny", **(extra or {}))
+        store.finish_run(run_id, "finished", val_accuracy=val[width])
+        return training.TrainResult(run_id, "finished", None, val[width], 1, 1.0, 0.0, 0, 0, None)
+
+    def fake_evaluate(store, run_id, mnist):
+        tested.append(run_id)
+        store.update_run(run_id, test_accuracy=0.991)
+        return 0.991
+
+    monkeypatch.setattr(params, "train", fake_train)
+    monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
+    outcome = params.find_smallest(config, tiny_mnist, store, target=0.99)
+    assert [a.width for a in outcome.attempts] == [12, 10, 8]
+    assert outcome.best.width == 10 and tested == [outcome.best.run_id]
+    assert [r.test_accuracy for r in store.runs()] == [None, 0.991, None]
+    assert len({r.sweep for r in store.runs()}) == 1
+
+
+def test_real_search_records_candidates_without_test(tiny_mnist, db_url, tmp_path):
+    store = Store(db_url)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1, batch_size=64, callbacks=()),
+                         val_size=50)
+    outcome = params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6, 4))
+    runs = store.runs()
+    assert [r.config["model_options"]["width"] for r in runs] == [6, 4]
+    assert outcome.best.width == 4 and runs[1].test_accuracy is not None and runs[0].test_accuracy is None
+    assert runs[1].params_total == 570
+
+
+def test_train_params_cli_with_width(real_mnist_path, db_url, tmp_path):
+    result = CliRunner().invoke(app, ["train", "params", "--model", "tiny", "--width", "4", "--epochs", "1",
+                                      "--train-size", "2000", "--val-size", "500", "--db", db_url,
+                                      "--data", str(real_mnist_path)],
+                                env={"MNISTBENCH_ARTIFACTS": str(tmp_path / "m")})
+    assert result.exit_code == 0, result.stderr
+    [run] = Store(db_url).runs()
+    assert run.benchmark == "params" and run.params_total == 570 and run.test_accuracy is not None
+    board = json.loads(CliRunner().invoke(app, ["board", "params", "--db", db_url, "-f", "json",
+                                                "--target", "1"]).stdout)
+    assert board["params"]["rows"][0]["params"] == 570

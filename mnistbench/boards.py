@@ -119,8 +119,9 @@ def labels_boards(runs, *, target: float = 0.95, top: int | None = None) -> list
     best: dict[int, object] = {}
     for run in sorted(finished, key=lambda r: (-_acc(r), r.id)):
         best.setdefault(run.labels_used, run)
+    counts = sorted(best)[:top] if top else sorted(best)
     per_k = Board("labels-by-k", "Best accuracy at each label count", columns,
-                  [row(best[k], i) for i, k in enumerate(sorted(best), 1)], "every label count tried")
+                  [row(best[k], i) for i, k in enumerate(counts, 1)], "every label count tried")
     return [main, per_k]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from enum import Enum
 from typing import Annotated, Optional
 
@@ -188,7 +189,9 @@ def labels(
     mnist = load_mnist(data)
     console = _console()
     console.print(f"labels: k={k}, select={select}, method={method}")
-    result = run_labels(config, mnist, store, show_dir=store.artifacts_dir().parent / "figures" if show else None)
+    started = time.perf_counter()
+    result = run_labels(config, mnist, store, show_dir=store.artifacts_dir().parent / "figures" if show else None,
+                        say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
     chosen = result.selection
     console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from {k} labels "
                   f"({chosen.flag}; selection read {chosen.labels_read:,} labels in {chosen.seconds:.2f} s; "
@@ -206,7 +209,8 @@ def board(
     which: Annotated[Optional[BoardName], typer.Argument(help="One board; all three when left out.")] = None,
     target: Annotated[Optional[float], typer.Option(
         help="Target test accuracy in % [default: 99.0 for params, 95.0 for labels].")] = None,
-    top: Annotated[Optional[int], typer.Option(help="Show the first N rows.")] = None,
+    top: Annotated[Optional[int], typer.Option(
+        help="Show the first N rows [default: 20 in a table, all in csv/json/markdown].")] = None,
     time_to: Annotated[Optional[float], typer.Option(
         "--time-to", help="accuracy: rank by training seconds to 99 or 99.5 % validation accuracy.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
@@ -220,6 +224,8 @@ def board(
         fail("--time-to takes 99 or 99.5")
     if target is not None and not 0 < target <= 100:
         fail(f"--target is a percentage between 0 and 100, got {target}")
+    if top is None and format == Format.table:
+        top = 20  # a terminal shows a leaderboard's head; exports carry every row
     runs = _store(db).runs()
     tables = boards(runs, which.value if which else None, target=None if target is None else target / 100,
                     top=top, time_to=time_to)
@@ -233,7 +239,8 @@ def runs(
     model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
     status: Annotated[Optional[str], typer.Option(help="running, finished, failed or interrupted.")] = None,
     sweep: Annotated[Optional[str], typer.Option(help="Only the trials of this sweep.")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="The newest N runs.")] = None,
+    limit: Annotated[Optional[int], typer.Option(
+        help="The newest N runs [default: 50 in a table, all in csv/json/markdown].")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     db: DbOption = None,
 ):
@@ -241,6 +248,8 @@ def runs(
     from .boards import listing  # noqa: PLC0415
     from .render import emit  # noqa: PLC0415
 
+    if limit is None and format == Format.table:
+        limit = 50
     found = _store(db).runs(benchmark=benchmark.value if benchmark else None, model=model, status=status,
                             sweep=sweep, limit=limit)
     emit([listing(found)], format.value, _console())

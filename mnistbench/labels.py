@@ -198,8 +198,12 @@ class LabelsResult:
     grid_path: Path | None = None
 
 
-def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = None) -> LabelsResult:
-    """Select, learn, evaluate once on the test set, and record the run on the labels board."""
+def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = None, say=None) -> LabelsResult:
+    """Select, learn, evaluate once on the test set, and record the run on the labels board.
+
+    `say(message)` is told each stage as it starts (the CLI prints it); the library itself prints nothing.
+    """
+    say = say or (lambda message: None)
     config.validate(len(mnist.y_train))
     x = mnist.x_train
     run_id = store.start_run(benchmark="labels", model=config.method, config=asdict(config), seed=config.seed,
@@ -208,6 +212,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         start = time.perf_counter()
         features = None
         if config.method == "cluster" or config.features == "embedding":
+            say("label-free embedding: autoencoder, then UMAP (a few minutes on a CPU)")
             features = embedding(x, seed=config.seed)
         embed_seconds = time.perf_counter() - start
 
@@ -224,6 +229,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
                                        stratified=config.stratified)
         chosen.seconds = time.perf_counter() - t0
         oracle = LabelOracle(mnist.y_train, chosen.indices)
+        say(f"selected {len(oracle)} images in {chosen.seconds:.2f} s; training: {config.method}")
 
         fitted = FITTERS[config.method](x, oracle, config, features=features)
         train_seconds = time.perf_counter() - start

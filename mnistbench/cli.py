@@ -200,6 +200,82 @@ def labels(
         console.print(f"chosen images: {result.grid_path}")
 
 
+@app.command()
+@friendly
+def sweep(
+    benchmark: Annotated[str, typer.Argument(help="accuracy or params to run a sweep; `show` to show one.")],
+    name: Annotated[Optional[str], typer.Argument(help="With `show`: the sweep's name.")] = None,
+    model: Annotated[str, typer.Option("--model", "-m", help="The model family to search.")] = "baseline",
+    trials: Annotated[int, typer.Option(help="Finished plus pruned trials to reach.")] = 20,
+    method: Annotated[str, typer.Option(help="bayes (TPE), random or grid.")] = "bayes",
+    space: Annotated[Optional[str], typer.Option(help="A JSON or YAML search space [default: the model's].")] = None,
+    prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Stop poor trials early.")] = True,
+    pruner: Annotated[str, typer.Option(help="median or hyperband.")] = "median",
+    sweep_name: Annotated[Optional[str], typer.Option("--name", help="Name of a new sweep.")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue the sweep of this name.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs per trial [default: the recipe's].")] = None,
+    train_size: Annotated[Optional[int], typer.Option(help="Train each trial on N images.")] = None,
+    val_size: Annotated[int, typer.Option(help="Validation images held out of the training set.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Seeds the sampler and every trial.")] = 0,
+    db: DbOption = None,
+    data: DataOption = None,
+):
+    """Search hyperparameters with Optuna on validation accuracy; every trial is a run on the board."""
+    from .errors import ConfigError  # noqa: PLC0415
+
+    console = _console()
+    store = _store(db)
+    if benchmark == "show":
+        if not name:
+            fail("usage: mnistbench sweep show NAME")
+        from rich.table import Table  # noqa: PLC0415
+
+        from .sweeps import summarize  # noqa: PLC0415
+
+        summary = summarize(store, name, store.artifacts_dir().parent / "figures")
+        table = Table(title=f"Sweep {name}: best trials", title_justify="left",
+                      caption=", ".join(f"{n} {state}" for state, n in sorted(summary.states.items())))
+        keys = list(summary.rows[0]) if summary.rows else ["trial"]
+        for key in keys:
+            table.add_column("val %" if key == "val_accuracy" else key, justify="right", no_wrap=True)
+        for row in summary.rows:
+            table.add_row(*(f"{100 * v:.2f}" if k == "val_accuracy" else
+                            (f"{v:.3g}" if isinstance(v, float) else str(v)) for k, v in row.items()))
+        console.print(table)
+        if summary.importances:
+            console.print("parameter importances: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.importances.items()))
+        if summary.figure:
+            console.print(f"parallel coordinates: {summary.figure}")
+        return
+    if benchmark not in ("accuracy", "params"):
+        raise ConfigError(f"sweep takes accuracy, params or show, not {benchmark!r}")
+    if trials < 1:
+        raise ConfigError(f"--trials must be at least 1, got {trials}")
+    from .config import TrainConfig, override  # noqa: PLC0415
+    from .data import load_mnist  # noqa: PLC0415
+    from .models import get_spec  # noqa: PLC0415
+    from .sweeps import load_space, run_sweep  # noqa: PLC0415
+
+    spec = get_spec(model)
+    base = TrainConfig(benchmark=benchmark, model=model, recipe=override(spec.recipe, epochs=epochs), seed=seed,
+                       val_size=val_size, train_size=train_size).validate()
+    label = resume or sweep_name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    mnist = load_mnist(data)
+    try:
+        result = run_sweep(base, mnist, store, name=label, trials=trials, method=method,
+                           space=load_space(space) if space else None, prune=prune, pruner=pruner,
+                           resume=resume is not None, say=console.print)
+    except KeyboardInterrupt:
+        typer.echo(f"sweep {label} stopped; its finished trials are kept: continue with --resume {label}", err=True)
+        raise typer.Exit(130) from None
+    if result.best_params is None:
+        fail(f"sweep {label}: no trial finished")
+    console.print(f"sweep {label}: {result.trials_done} trials finished, {result.pruned} pruned; best "
+                  f"validation accuracy {100 * result.best_val_accuracy:.2f} % with {result.best_params}; "
+                  f"its test accuracy (measured once) {100 * result.winner_test_accuracy:.2f} %, run "
+                  f"{result.winner_run_id}")
+
+
 # --- boards and runs ------------------------------------------------------------------------------
 
 

@@ -44,16 +44,22 @@ def _fit(board: Board, columns: list[Column], width: int | None) -> list[Column]
     if width is None:
         return columns
 
-    def need(c: Column) -> int:
-        cells = [len(fmt(r.get(c.key), c.kind)) for r in board.rows]
-        return min(max([len(c.header) + 2, *cells]), 40) + 3
-
     kept = list(columns)
     for key in EXPENDABLE:
-        if sum(need(c) for c in kept) <= width:
+        if sum(_min_width(board, c) + 3 for c in kept) + 1 <= width:
             break
         kept = [c for c in kept if c.key != key]
     return kept
+
+
+def _min_width(board: Board, column: Column) -> int:
+    """Numbers at full width; text folds, but not below its longest word or 14 characters."""
+    header = len(column.header) + (2 if column.kind == "pct" else 0)
+    cells = [len(fmt(r.get(column.key), column.kind)) for r in board.rows]
+    if column.kind != "text":
+        return max([header, *cells])
+    words = [len(w) for r in board.rows for w in str(r.get(column.key) or "").split()]
+    return min(max([len(w) for w in column.header.split()] + words), 14)
 
 
 def rich_table(board: Board, width: int | None = None) -> Table:
@@ -62,7 +68,7 @@ def rich_table(board: Board, width: int | None = None) -> Table:
     for column in columns:
         header = column.header + (" %" if column.kind == "pct" else "")
         if column.kind == "text":
-            table.add_column(header, overflow="fold", min_width=min(len(header), 8))
+            table.add_column(header, overflow="fold", min_width=_min_width(board, column))
         else:  # numbers are never cut: a truncated accuracy is worse than a wide table
             table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in board.rows:

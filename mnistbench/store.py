@@ -26,6 +26,9 @@ DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
 # The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
 SCHEMA_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# Our own name for Alembic's version table: Optuna keeps its studies in the same database and
+# uses the default `alembic_version` for its own schema.
+VERSION_TABLE = "mnistbench_schema_version"
 STATUSES = ("running", "finished", "failed", "interrupted")
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
@@ -200,8 +203,8 @@ class Store:
         revision found."""
         with self._session(write=False) as s:
             conn = s.connection()
-            has_version = self.engine.dialect.has_table(conn, "alembic_version")
-            current = s.execute(text("SELECT version_num FROM alembic_version")).scalar() if has_version else None
+            has_version = self.engine.dialect.has_table(conn, VERSION_TABLE)
+            current = s.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() if has_version else None
             empty = not has_version and not self.engine.dialect.has_table(conn, "runs")
         if current == SCHEMA_REVISION:
             return current

@@ -53,7 +53,7 @@ class Observer(Protocol):
 
     def on_start(self, run_id: int, config: TrainConfig, train_images: int, steps: int) -> None: ...
     def on_batch(self, step: int) -> None: ...
-    def on_epoch(self, report: EpochReport) -> None: ...
+    def on_epoch(self, report: EpochReport) -> str | None: ...  # "stop" ends training after this epoch
 
 
 @dataclass
@@ -164,8 +164,8 @@ class _Recorder(keras.callbacks.Callback):
         self.store.add_epoch(self.run_id, epoch=report.epoch, loss=report.loss, accuracy=report.accuracy,
                              val_loss=report.val_loss, val_accuracy=report.val_accuracy, lr=report.lr,
                              seconds=report.seconds, images_per_s=report.images_per_s)
-        if self.observer is not None:
-            self.observer.on_epoch(report)
+        if self.observer is not None and self.observer.on_epoch(report) == "stop":
+            self.model.stop_training = True  # e.g. a sweep's pruner gave up on this trial
 
 
 class _Heartbeat:

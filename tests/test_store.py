@@ -59,7 +59,7 @@ def test_dead_process_run_is_marked_interrupted(db_url):
 def test_newer_schema_is_refused(db_url, tmp_path):
     Store(db_url)
     with sqlite3.connect(tmp_path / "board.db") as con:
-        con.execute("UPDATE alembic_version SET version_num = '9999'")
+        con.execute("UPDATE mnistbench_schema_version SET version_num = '9999'")
     with pytest.raises(StoreError, match="newer than this mnistbench"):
         Store(db_url)
 
@@ -88,7 +88,7 @@ def test_old_sqlite_board_is_backed_up_then_migrated(db_url, tmp_path):
     assert store.get_run(1).model == "old" and store.get_run(1).verification_note is None
     [backup] = tmp_path.glob("board.backup-*.db")
     with sqlite3.connect(backup) as con:
-        assert con.execute("SELECT version_num FROM alembic_version").fetchone()[0] == "0001"
+        assert con.execute("SELECT version_num FROM mnistbench_schema_version").fetchone()[0] == "0001"
         assert con.execute("SELECT model FROM runs").fetchone()[0] == "old"
 
 

@@ -12,29 +12,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.concurrency import record_concurrently
 from mnistbench.cli import app
 from mnistbench.store import Store
-
-WRITER = """
-import sys
-from mnistbench.store import Store
-url, who, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-store = Store(url)
-for i in range(n):
-    run_id = store.start_run(benchmark="accuracy", model=f"writer{who}", config={"i": i})
-    for epoch in range(1, 4):
-        store.add_epoch(run_id, epoch=epoch, loss=1.0 / epoch, accuracy=0.9, val_accuracy=0.9, seconds=epoch)
-    store.finish_run(run_id, "finished", test_accuracy=0.9 + i / 10_000)
-"""
-
-
-def record_concurrently(url: str, processes: int = 4, runs: int = 50) -> tuple[float, list[str]]:
-    start = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, url, str(p), str(runs)], stderr=subprocess.PIPE,
-                              text=True) for p in range(processes)]
-    errors = [proc.communicate()[1] for proc in procs if proc.wait() != 0]
-    return time.perf_counter() - start, errors
-
 
 def test_store_basics_on_every_backend(any_db_url):
     store = Store(any_db_url)

@@ -41,7 +41,7 @@ class LabelsConfig:
     stratified: bool = False  # random only: balance the classes (reads every label)
     method: str = "prototype"  # prototype | supervised | cluster
     features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
-    model: str = "baseline"  # the CNN that supervised and cluster train
+    model: str = "fast"  # the CNN that supervised and cluster train
     epochs: int | None = None  # CNN epochs; None = the method's default
     seed: int = 0
 
@@ -155,11 +155,13 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
     fit_model.fit(xs, ys, sample_weight=weights, batch_size=64 if len(x) < 1000 else 256, epochs=epochs,
                   shuffle=True, verbose=0)
 
-    def predict(images):
-        probs = net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
-        return np.argmax(probs, axis=1)
+    def proba(images):
+        return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
 
-    return Fitted(predict, parameter_counts(net)[0], {"cnn": config.model, "cnn_epochs": epochs})
+    fitted = Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
+                    {"cnn": config.model, "cnn_epochs": epochs})
+    fitted.proba = proba
+    return fitted
 
 
 def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
@@ -199,8 +201,19 @@ def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, featur
     pseudo, keep = cluster_labels(features, oracle, sel.N_CLASSES, config.seed)
     pseudo[oracle.indices] = oracle.labels()
     keep[oracle.indices] = True
-    fitted = _train_cnn(x[keep], pseudo[keep], config, config.epochs or 3)
-    fitted.info.update({"pseudo_labelled": int(keep.sum()), "clusters": sel.N_CLASSES})
+    epochs = config.epochs or 5
+    first = _train_cnn(x[keep], pseudo[keep], config, epochs)
+    # Self-training: the cores taught the CNN; now it labels the clusters' fringes, where the
+    # clustering is least sure, and a fresh CNN learns from cores and confident fringes together.
+    probs = first.proba(x)
+    fringe = ~keep & (probs.max(axis=1) >= 0.9)
+    labels = pseudo.copy()
+    labels[fringe] = probs[fringe].argmax(axis=1)
+    labels[oracle.indices] = oracle.labels()
+    use = keep | fringe
+    fitted = _train_cnn(x[use], labels[use], config, epochs)
+    fitted.info.update({"pseudo_labelled_core": int(keep.sum()), "pseudo_labelled": int(use.sum()),
+                        "clusters": sel.N_CLASSES, "self_training_rounds": 2})
     return fitted
 
 

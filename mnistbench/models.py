@@ -167,27 +167,27 @@ def deotte(dropout: float = 0.4) -> keras.Model:
     recipe=Recipe(optimizer="adam", lr=3e-3, batch_size=128, epochs=2, augment=False, callbacks=(),
                   schedule="onecycle", label_smoothing=0.1),
 )
-def fast(filters1: int = 24, filters2: int = 32, dense: int = 256) -> keras.Model:
-    """Fast CPU net for time-to-99 %: two 5x5 conv+BN+pool blocks and one dense layer."""
+def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int = 3) -> keras.Model:
+    """Fast CPU net for time-to-99 %: a 5x5 and a 3x3 conv+BN+pool block, one dense layer."""
     return keras.Sequential([
         keras.Input(INPUT_SHAPE),
         layers.Conv2D(filters1, 5, padding="same", use_bias=False),
-        layers.BatchNormalization(),
+        layers.BatchNormalization(momentum=0.9),  # short runs: let the statistics keep up
         layers.ReLU(),
         layers.MaxPooling2D(2),  # (14, 14, filters1)
-        layers.Conv2D(filters2, 5, padding="same", use_bias=False),
-        layers.BatchNormalization(),
+        layers.Conv2D(filters2, kernel2, padding="same", use_bias=False),
+        layers.BatchNormalization(momentum=0.9),  # short runs: let the statistics keep up
         layers.ReLU(),
         layers.MaxPooling2D(2),  # (7, 7, filters2)
         layers.Flatten(),
         layers.Dense(dense, activation="relu"),
-        layers.Dense(10, activation="softmax"),
+        layers.Dense(10, activation="softmax", dtype="float32"),  # probabilities in float32 under bf16
     ], name="fast")
 
 
 # --- the small family, for the minimum-parameters board --------------------------------------------
 
-SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=30, augment=True, callbacks=(),
+SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=20, augment=False, callbacks=(),
                       schedule="onecycle", label_smoothing=0.0)
 
 

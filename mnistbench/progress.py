@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -18,7 +16,6 @@ class RichProgress:
             TextColumn("{task.fields[stats]}"), TimeRemainingColumn(), console=console, transient=True,
         )
         self.epoch_task = self.batch_task = None
-        self._last_batch_update = 0.0
 
     def __enter__(self):
         self.progress.__enter__()
@@ -33,11 +30,8 @@ class RichProgress:
         self.epoch_task = self.progress.add_task("epochs", total=config.recipe.epochs, stats="")
         self.batch_task = self.progress.add_task("epoch 1", total=steps, stats="")
 
-    def on_batch(self, step):
-        now = time.monotonic()
-        if now - self._last_batch_update > 0.25:  # redraws are not free; a few a second is enough
-            self.progress.update(self.batch_task, completed=step)
-            self._last_batch_update = now
+    def on_batch(self, step):  # called a few times a second from training's poller thread
+        self.progress.update(self.batch_task, completed=step)
 
     def on_epoch(self, r):
         val = "–" if r.val_accuracy is None else f"{100 * r.val_accuracy:.2f}%"

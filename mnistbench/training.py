@@ -130,16 +130,14 @@ class _Recorder(keras.callbacks.Callback):
         self.epochs_done = 0
         self.milestones: dict[str, tuple[float, int]] = {}
         self.start = self.epoch_start = time.perf_counter()
+        self.epoch_first_step = 0
 
     def on_train_begin(self, logs=None):
         self.start = time.perf_counter()
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.observer is not None:
-            self.observer.on_batch(batch + 1)
+        self.epoch_first_step = int(self.model.optimizer.iterations.numpy())
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
@@ -166,6 +164,33 @@ class _Recorder(keras.callbacks.Callback):
                              seconds=report.seconds, images_per_s=report.images_per_s)
         if self.observer is not None and self.observer.on_epoch(report) == "stop":
             self.model.stop_training = True  # e.g. a sweep's pruner gave up on this trial
+
+
+class _StepPoller:
+    """Tells the observer how far the epoch has got by reading the optimizer's step counter a few
+    times a second from a thread. A per-batch Keras callback would do it too, but it costs every
+    step a round trip to Python: 15 % of a small net's throughput on a CPU."""
+
+    def __init__(self, recorder: _Recorder, optimizer, observer: Observer | None):
+        self.recorder, self.optimizer, self.observer = recorder, optimizer, observer
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while not self.stop.wait(0.25):
+            try:
+                step = int(self.optimizer.iterations.numpy()) - self.recorder.epoch_first_step
+            except Exception:  # the variable may be mid-creation on the first step
+                continue
+            self.observer.on_batch(max(step, 0))
+
+    def __enter__(self):
+        if self.observer is not None:
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
 
 
 class _Heartbeat:
@@ -229,7 +254,11 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     r = config.recipe
     set_determinism(config.seed)
     split = data_mod.split(mnist, val_size=config.val_size, train_size=config.train_size, seed=config.seed)
-    net = create_model(config.model, **config.model_options)
+    keras.mixed_precision.set_global_policy(r.precision)
+    try:
+        net = create_model(config.model, **config.model_options)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")  # layers keep the policy they were built with
     params_total, params_trainable = parameter_counts(net)
 
     run_id = store.start_run(
@@ -252,7 +281,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     status, error = "finished", None
     start = time.perf_counter()
     try:
-        with _Heartbeat(store, run_id):
+        with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer):
             fit_model.fit(
                 split.x_train, y_train, batch_size=r.batch_size, epochs=r.epochs, shuffle=True, verbose=0,
                 validation_data=(split.x_val, y_val) if len(split.x_val) else None,

@@ -13,11 +13,12 @@ EXPECTED = {
     ("baseline", None): 62_834,
     ("tuned", None): 95_488,
     ("deotte", None): 327_242,
-    ("tiny", 4): 570,
-    ("tiny", 6): 1_030,
-    ("tiny", 8): 1_610,
-    ("tiny", 10): 2_310,
-    ("tiny", 12): 3_130,
+    ("fast", None): 116_998,
+    ("tiny", 4): 814,
+    ("tiny", 5): 1_090,
+    ("tiny", 6): 1_396,
+    ("tiny", 7): 1_732,
+    ("tiny", 8): 2_098,
 }
 
 
@@ -44,7 +45,7 @@ def test_every_registered_model_has_an_expected_count():
 
 
 def test_unknown_model_lists_the_known_ones():
-    with pytest.raises(UnknownModel, match="known models: baseline, deotte"):
+    with pytest.raises(UnknownModel, match="known models: baseline, deotte, fast"):
         models.create_model("resnet9000")
 
 

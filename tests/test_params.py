@@ -14,7 +14,7 @@ from mnistbench.store import Store
 
 def test_find_smallest_stops_at_first_miss_and_tests_the_winner_once(tiny_mnist, db_url, tmp_path, monkeypatch):
     store = Store(db_url)
-    val = {12: 0.995, 10: 0.993, 8: 0.98}  # width -> validation accuracy the fake training reaches
+    val = {8: 0.995, 7: 0.993, 6: 0.98}  # width -> validation accuracy the fake training reaches
     tested = []
 
     def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
@@ -33,8 +33,8 @@ def test_find_smallest_stops_at_first_miss_and_tests_the_winner_once(tiny_mnist,
     monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
     config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
     outcome = params.find_smallest(config, tiny_mnist, store, target=0.99)
-    assert [a.width for a in outcome.attempts] == [12, 10, 8]
-    assert outcome.best.width == 10 and tested == [outcome.best.run_id]
+    assert [a.width for a in outcome.attempts] == [8, 7, 6]
+    assert outcome.best.width == 7 and tested == [outcome.best.run_id]
     assert [r.test_accuracy for r in store.runs()] == [None, 0.991, None]
     assert len({r.sweep for r in store.runs()}) == 1
 
@@ -47,7 +47,7 @@ def test_real_search_records_candidates_without_test(tiny_mnist, db_url, tmp_pat
     runs = store.runs()
     assert [r.config["model_options"]["width"] for r in runs] == [6, 4]
     assert outcome.best.width == 4 and runs[1].test_accuracy is not None and runs[0].test_accuracy is None
-    assert runs[1].params_total == 570
+    assert runs[1].params_total == 814
 
 
 def test_train_params_cli_with_width(real_mnist_path, db_url, tmp_path):
@@ -57,7 +57,7 @@ def test_train_params_cli_with_width(real_mnist_path, db_url, tmp_path):
                                 env={"MNISTBENCH_ARTIFACTS": str(tmp_path / "m")})
     assert result.exit_code == 0, result.stderr
     [run] = Store(db_url).runs()
-    assert run.benchmark == "params" and run.params_total == 570 and run.test_accuracy is not None
+    assert run.benchmark == "params" and run.params_total == 814 and run.test_accuracy is not None
     board = json.loads(CliRunner().invoke(app, ["board", "params", "--db", db_url, "-f", "json",
                                                 "--target", "1"]).stdout)
-    assert board["params"]["rows"][0]["params"] == 570
+    assert board["params"]["rows"][0]["params"] == 814

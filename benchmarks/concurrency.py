@@ -1,6 +1,6 @@
 """Concurrent writers: N processes each record R runs with per-epoch history into one board at once.
 
-    python benchmarks/concurrency.py [--db URL ...] [--processes 4] [--runs 50]
+    python -m benchmarks.concurrency [--db URL ...] [--processes 4] [--runs 50]
 
 Reports runs written, wall seconds and errors per database (SQLite in a temporary folder by default;
 pass a PostgreSQL URL too, e.g. the one .ci/postgres.sh prints). Writes benchmarks/results/concurrency.json.
@@ -9,12 +9,12 @@ pass a PostgreSQL URL too, e.g. the one .ci/postgres.sh prints). Writes benchmar
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
+
+from benchmarks.common import save
 
 WRITER = """
 import sys
@@ -62,9 +62,7 @@ def main() -> None:
               f"{len(errors)} errors, integrity {results[-1]['integrity']}")
         for e in errors:
             print(e.strip().splitlines()[-1])
-    out = Path(__file__).parent / "results" / "concurrency.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    save("concurrency", results)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Label selection speed on the 60,000 training images, against the seed's quadratic double loop.
 
-    python benchmarks/selection.py [--data PATH]
+    python -m benchmarks.selection [--data PATH]
 
 The seed's loop is timed on a sample of pairs with scipy's cosine and extrapolated to all same-class
 pairs; ours is timed end to end (median of 5, after a warm-up). Writes benchmarks/results/selection.json.
@@ -9,10 +9,10 @@ pairs; ours is timed end to end (median of 5, after a warm-up). Writes benchmark
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
-from pathlib import Path
+
+from benchmarks.common import save
 
 import numpy as np
 from scipy.spatial.distance import cosine
@@ -63,10 +63,7 @@ def main() -> None:
     for name, seconds in results.items():
         if name.startswith(("cosine", "kmeans", "random")):
             print(f"{name:22} {seconds:7.3f} s   {loop_estimate / seconds:12,.0f}x faster than the loop")
-    out = Path(__file__).parent / "results" / "selection.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    save("selection", results)
 
 
 if __name__ == "__main__":

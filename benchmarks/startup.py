@@ -1,6 +1,6 @@
 """Start-up: wall time of the commands that must answer without TensorFlow, on a board of 1,000 runs.
 
-    python benchmarks/startup.py [--runs 1000] [--repeat 7]
+    python -m benchmarks.startup [--runs 1000] [--repeat 7]
 
 Each command runs as a fresh process (as a user types it); we report the median and the spread, and
 a plain `python -c pass` in the same session as the floor. Writes benchmarks/results/startup.json.
@@ -9,13 +9,14 @@ a plain `python -c pass` in the same session as the floor. Writes benchmarks/res
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.common import save
 
 
 def fill(url: str, n: int) -> None:
@@ -63,10 +64,7 @@ def main() -> None:
         t = timed(cmd, args.repeat)
         results[name] = {"median": statistics.median(t), "min": min(t), "max": max(t), "repeat": args.repeat}
         print(f"{name:36} {statistics.median(t):9.3f} {min(t):7.3f} {max(t):7.3f}")
-    out = Path(__file__).parent / "results" / "startup.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    print(f"wrote {out}")
+    save("startup", results)
 
 
 if __name__ == "__main__":

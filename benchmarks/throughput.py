@@ -1,6 +1,6 @@
 """Training throughput of every zoo model: mnistbench's own training path against a plain `model.fit`.
 
-    python benchmarks/throughput.py [--data PATH] [--images 12000] [--epochs 3] [--models baseline,fast]
+    python -m benchmarks.throughput [--data PATH] [--images 12000] [--epochs 3] [--models baseline,fast]
 
 For each model, in one process and with the same thread settings: (1) `mnistbench.training.train` with
 augmentation off, (2) the same with augmentation on, (3) a plain `model.fit` on in-memory numpy arrays of
@@ -13,13 +13,13 @@ Prints a table and writes benchmarks/results/throughput.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
 import time
 from dataclasses import replace
-from pathlib import Path
+
+from benchmarks.common import save
 
 import numpy as np
 
@@ -127,10 +127,7 @@ def main() -> None:
     result = {"device": device_name(), "tensorflow": tf.__version__, "matmul_peak_gflop_s": peak,
               "images": args.images, "epochs": args.epochs, "models": rows}
     print(f"float32 matmul peak: {peak:.1f} GFLOP/s on {result['device']}")
-    out = Path(__file__).parent / "results" / "throughput.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(result, indent=2))
-    print(f"wrote {out}")
+    save("throughput", result)
 
 
 if __name__ == "__main__":

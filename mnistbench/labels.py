@@ -68,6 +68,7 @@ class Fitted:
     predict: object
     params_total: int
     info: dict
+    proba: object = None  # images -> class probabilities, where the method has them
 
 
 # --- label-free features ---------------------------------------------------------------------------
@@ -158,10 +159,8 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
 
-    fitted = Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
-                    {"cnn": config.model, "cnn_epochs": epochs})
-    fitted.proba = proba
-    return fitted
+    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
+                  {"cnn": config.model, "cnn_epochs": epochs}, proba)
 
 
 def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:

@@ -16,7 +16,6 @@ from mnistbench.errors import ConfigError
 from mnistbench.labels import LabelOracle, LabelsConfig, run_labels
 from mnistbench.store import Store
 
-from .conftest import make_tiny_mnist
 
 
 def test_typicality_closed_form_equals_the_seeds_double_loop():

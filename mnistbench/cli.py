@@ -121,13 +121,12 @@ def train(
     from .errors import ConfigError  # noqa: PLC0415
 
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
-    mnist = load_mnist(data)
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
     from .training import train as run_training  # noqa: PLC0415
 
     name = model or ("tiny" if benchmark == TrainBenchmark.params else "baseline")
-    spec = get_spec(name)
+    spec = get_spec(name)  # an unknown name fails before any data is looked for
     chosen_callbacks = None
     if callbacks is not None:
         chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")
@@ -139,6 +138,7 @@ def train(
     config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, seed=seed, val_size=val_size,
                          train_size=train_size, save_model=save_model,
                          model_options={"width": width} if width is not None else {}).validate()
+    mnist = load_mnist(data)
     console = _console()
     if find_smallest:
         from .params import find_smallest as search  # noqa: PLC0415

@@ -22,6 +22,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("MNISTBENCH_DB", raising=False)
     monkeypatch.delenv("MNISTBENCH_DATA", raising=False)
     monkeypatch.delenv("MNISTBENCH_ARTIFACTS", raising=False)
+    monkeypatch.setenv("MNISTBENCH_OFFLINE", "1")  # tests never download MNIST
     return tmp_path
 
 

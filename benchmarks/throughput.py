@@ -1,8 +1,8 @@
 """Training throughput of every zoo model: mnistbench's own training path against a plain `model.fit`.
 
-    python -m benchmarks.throughput [--data PATH] [--images 12000] [--epochs 3] [--models baseline,fast]
+    python -m benchmarks.throughput [--data PATH] [--images 8000] [--epochs 3] [--repeat 2] [--models baseline,fast]
 
-For each model, in one process and with the same thread settings: (1) `mnistbench.training.train` with
+For each model, in one process and with the same thread settings, alternated --repeat times: (1) `mnistbench.training.train` with
 augmentation off, (2) the same with augmentation on, (3) a plain `model.fit` on in-memory numpy arrays of
 the same images, model and batch size. Images/s are measured over the epochs after the first (which
 includes graph tracing). The achieved GFLOP/s (3x the forward FLOPs per image: forward, and a backward
@@ -101,9 +101,10 @@ def ours(name: str, mnist, store, images: int, batch_size: int, epochs: int, aug
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=None)
-    parser.add_argument("--images", type=int, default=12_000)
+    parser.add_argument("--images", type=int, default=8_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--models", default=",".join(list_models()))
+    parser.add_argument("--repeat", type=int, default=2, help="alternate plain and ours this often; best of each")
     args = parser.parse_args()
     mnist = data_mod.load_mnist(args.data)
     store = Store(f"sqlite:///{tempfile.mkdtemp()}/throughput.db")
@@ -113,9 +114,11 @@ def main() -> None:
         batch = get_spec(name).recipe.batch_size
         split = data_mod.split(mnist, val_size=0, train_size=args.images, seed=0)
         flops = 3 * forward_flops(create_model(name))
-        plain = plain_fit(name, split.x_train, split.y_train, batch, args.epochs, 0)
-        mine = ours(name, mnist, store, args.images, batch, args.epochs, False, 0)
-        augmented = ours(name, mnist, store, args.images, batch, args.epochs, True, 0)
+        plain = mine = augmented = 0.0
+        for _ in range(args.repeat):  # interleaved, best of each: a shared machine's noise only slows
+            plain = max(plain, plain_fit(name, split.x_train, split.y_train, batch, args.epochs, 0))
+            mine = max(mine, ours(name, mnist, store, args.images, batch, args.epochs, False, 0))
+            augmented = max(augmented, ours(name, mnist, store, args.images, batch, args.epochs, True, 0))
         row = {"model": name, "batch_size": batch, "plain_img_s": plain, "ours_img_s": mine,
                "ratio": mine / plain, "ours_augmented_img_s": augmented, "augmented_ratio": augmented / plain,
                "train_mflop_per_image": flops / 1e6, "gflop_s": mine * flops / 1e9,

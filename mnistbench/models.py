@@ -66,6 +66,15 @@ def create_model(name: str, **overrides) -> keras.Model:
         raise UnknownModel(f"model {name!r} does not take {', '.join(overrides)} ({exc})") from None
 
 
+def builder_options(name: str, **overrides) -> dict:
+    """Every builder argument with its value in force: a run's row can rebuild the same network even
+    after a default changes."""
+    import inspect  # noqa: PLC0415
+
+    signature = inspect.signature(get_spec(name).builder)
+    return {k: p.default for k, p in signature.parameters.items() if p.default is not inspect.Parameter.empty} | overrides
+
+
 def parameter_counts(model: keras.Model) -> tuple[int, int]:
     """(total, trainable); total includes BatchNormalization's moving statistics, as the seed counts."""
     trainable = sum(int(w.numpy().size) for w in model.trainable_weights)

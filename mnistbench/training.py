@@ -23,7 +23,7 @@ from . import data as data_mod
 from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError
-from .models import create_model, get_spec, parameter_counts
+from .models import builder_options, create_model, get_spec, parameter_counts
 from .store import Store
 
 HEARTBEAT_SECONDS = 60
@@ -261,8 +261,10 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         keras.mixed_precision.set_global_policy("float32")  # layers keep the policy they were built with
     params_total, params_trainable = parameter_counts(net)
 
+    recorded = config.to_dict()
+    recorded["model_options"] = builder_options(config.model, **config.model_options)
     run_id = store.start_run(
-        benchmark=config.benchmark, model=config.model, config=config.to_dict(),
+        benchmark=config.benchmark, model=config.model, config=recorded,
         params_total=params_total, params_trainable=params_trainable, labels_used=split.labels_used,
         batch_size=r.batch_size, seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}),
     )

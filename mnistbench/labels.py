@@ -251,7 +251,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
             chosen = sel.select_cosine(x, mnist.y_train, config.k, config.seed)
         elif config.select == "kmeans":
             if config.features == "embedding":
-                chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean")
+                chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean", images=x)
             else:
                 chosen = sel.select_kmeans(x, config.k, config.seed)
         else:

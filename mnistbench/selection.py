@@ -122,25 +122,29 @@ def select_cosine(x: np.ndarray, labels: np.ndarray, k: int, seed: int = 0) -> S
     return Selection(np.array(chosen, dtype=np.int64), "cosine", len(labels), "label-aware selection")
 
 
-def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "cosine") -> Selection:
+def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "cosine",
+                  images: np.ndarray | None = None) -> Selection:
     """Medoids of k clusters of unlabelled features; reads no label.
 
     cosine: spherical k-means on raw pixels, medoid = highest average similarity in its cluster.
     euclidean: for a learnt embedding (UMAP coordinates have no meaningful origin, so cosine would
-    mislead): a Gaussian mixture (see mixture_clusters), medoid = its cluster's densest member.
+    mislead): a Gaussian mixture (see mixture_clusters); each cluster's pick is its most typical
+    member by the seed's cosine score on the `images` (pixel space), which finds the cluster's clearest
+    digit. (The densest point in the embedding is not: where a cluster bends towards a neighbour, its
+    mode can sit on the neighbour's digit, as an 8 for the 9s on one seed.) Still label-free.
     """
     if metric == "cosine":
         u = unit_rows(features)
         assign, _ = spherical_kmeans(u, k, seed=seed)
         return Selection(medoids(u, assign, k), "kmeans", 0, "label-free")
     assign, density, _ = mixture_clusters(features, k, seed)
+    u = unit_rows(images) if images is not None else None
     chosen = []
     for c in range(k):
         members = np.flatnonzero(assign == c)
         if len(members):
-            # The densest member, not the one nearest the mean: UMAP's clusters bend, and a bent
-            # cluster's mean can sit nearer a neighbouring digit (an 8 for the 3s, on MNIST).
-            chosen.append(members[np.argmax(density[members])])
+            score = typicality(u[members]) if u is not None else density[members]
+            chosen.append(members[np.argmax(score)])
     return Selection(np.array(chosen, dtype=np.int64), "kmeans-embedding", 0, "label-free")
 
 

@@ -196,7 +196,7 @@ def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int =
 
 # --- the small family, for the minimum-parameters board --------------------------------------------
 
-SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=20, augment=False, callbacks=(),
+SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=256, epochs=40, augment=False, callbacks=(),
                       schedule="onecycle", label_smoothing=0.0)
 
 

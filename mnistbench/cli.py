@@ -172,7 +172,7 @@ def labels(
     stratified: Annotated[bool, typer.Option("--stratified", help="random: balance the classes (reads every label).")] = False,
     method: Annotated[str, typer.Option(help="prototype, supervised, or cluster (semi-supervised).")] = "prototype",
     features: Annotated[str, typer.Option(help="kmeans clusters raw pixels or the label-free embedding.")] = "pixels",
-    model: Annotated[str, typer.Option(help="The CNN that supervised and cluster train.")] = "fast",
+    model: Annotated[str, typer.Option(help="The CNN that supervised and cluster train.")] = "medium",
     epochs: Annotated[Optional[int], typer.Option(help="CNN epochs [default: the method's].")] = None,
     seed: Annotated[int, typer.Option(help="Seeds selection and training.")] = 0,
     show: Annotated[bool, typer.Option("--show", help="Write a PNG grid of the chosen images and their labels.")] = False,

@@ -41,7 +41,7 @@ class LabelsConfig:
     stratified: bool = False  # random only: balance the classes (reads every label)
     method: str = "prototype"  # prototype | supervised | cluster
     features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
-    model: str = "fast"  # the CNN that supervised and cluster train
+    model: str = "medium"  # the CNN that supervised and cluster train (98 % vs 96 % for fast at k=10)
     epochs: int | None = None  # CNN epochs; None = the method's default
     seed: int = 0
 

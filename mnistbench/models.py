@@ -194,6 +194,16 @@ def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int =
     ], name="fast")
 
 
+@register_model(
+    source="mnistbench: the fast net's first, wider design",
+    recipe=Recipe(optimizer="adam", lr=3e-3, batch_size=128, epochs=2, augment=False, callbacks=(),
+                  schedule="onecycle", label_smoothing=0.1),
+)
+def medium(filters1: int = 24, filters2: int = 32, dense: int = 256) -> keras.Model:
+    """Two 5x5 conv+BN+pool blocks and a 256-unit dense layer; learns well from noisy pseudo-labels."""
+    return fast(filters1=filters1, filters2=filters2, dense=dense, kernel2=5)
+
+
 # --- the small family, for the minimum-parameters board --------------------------------------------
 
 SMALL_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=256, epochs=40, augment=False, callbacks=(),

@@ -99,7 +99,7 @@ def test_cluster_method_runs_end_to_end(tiny_mnist, db_url):
                         tiny_mnist, store)
     run = store.get_run(result.run_id)
     assert run.status == "finished" and run.labels_used == 10 and run.flags == "label-free"
-    assert run.config["pseudo_labelled"] >= 10 and run.params_total == 116_998
+    assert run.config["pseudo_labelled"] >= 10 and run.params_total == 424_258
 
 
 def test_cli_labels_and_board(real_mnist_path, db_url):

@@ -14,6 +14,7 @@ EXPECTED = {
     ("tuned", None): 95_488,
     ("deotte", None): 327_242,
     ("fast", None): 116_998,
+    ("medium", None): 424_258,
     ("tiny", 4): 814,
     ("tiny", 5): 1_090,
     ("tiny", 6): 1_396,

@@ -41,7 +41,7 @@ class LabelsConfig:
     stratified: bool = False  # random only: balance the classes (reads every label)
     method: str = "prototype"  # prototype | supervised | cluster
     features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
-    model: str = "medium"  # the CNN that supervised and cluster train (98 % vs 96 % for fast at k=10)
+    model: str = "medium"  # the CNN supervised and cluster train (k=10, seed 0: 97.45 % vs 95.68 % with fast)
     epochs: int | None = None  # CNN epochs; None = the method's default
     seed: int = 0
 

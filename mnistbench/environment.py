@@ -44,15 +44,13 @@ def git_commit(path: str = ".") -> str | None:
         return None
 
 
-def run_environment() -> dict:
-    """The columns every run records about its machine and software."""
+def run_environment(tensorflow: bool = True) -> dict:
+    """The columns every run records about its machine and software. With tensorflow=False (a run that
+    only used numpy) TensorFlow is not imported and the device is the CPU."""
+    common = {"python_version": platform.python_version(), "git_commit": git_commit()}
+    if not tensorflow:
+        return {"device": f"CPU: {cpu_name()}", **common}
     import keras  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    return {
-        "device": device_name(),
-        "python_version": platform.python_version(),
-        "tf_version": tf.__version__,
-        "keras_version": keras.__version__,
-        "git_commit": git_commit(),
-    }
+    return {"device": device_name(), "tf_version": tf.__version__, "keras_version": keras.__version__, **common}

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import selection as sel
+from .environment import run_environment
 from .errors import ConfigError
 
 METHODS = ("prototype", "supervised", "cluster")
@@ -219,6 +220,10 @@ def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, featur
 FITTERS = {"prototype": fit_prototype, "supervised": fit_supervised, "cluster": fit_cluster}
 
 
+def _numpy_only(config: LabelsConfig) -> bool:
+    return config.method == "prototype" and config.features == "pixels"
+
+
 @dataclass
 class LabelsResult:
     run_id: int
@@ -237,7 +242,8 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
     config.validate(len(mnist.y_train))
     x = mnist.x_train
     run_id = store.start_run(benchmark="labels", model=config.method, config=asdict(config), seed=config.seed,
-                             labels_used=config.k, epochs_run=0, **_environment(config))
+                             labels_used=config.k, epochs_run=0,
+                             **run_environment(tensorflow=not _numpy_only(config)))
     try:
         start = time.perf_counter()
         features, embed_seconds = None, 0.0
@@ -289,14 +295,3 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
     )
     return LabelsResult(run_id, test_accuracy, chosen, train_seconds, grid)
 
-
-def _environment(config: LabelsConfig) -> dict:
-    if config.method == "prototype" and config.features == "pixels":
-        from .environment import cpu_name, git_commit  # noqa: PLC0415  (no TensorFlow for numpy-only runs)
-        import platform  # noqa: PLC0415
-
-        return {"device": f"CPU: {cpu_name()}", "python_version": platform.python_version(),
-                "git_commit": git_commit()}
-    from .environment import run_environment  # noqa: PLC0415
-
-    return run_environment()

@@ -86,6 +86,13 @@ def _store(db: str | None):
     return Store(db)
 
 
+def _reader(db: str | None):
+    """For commands that only read: the stdlib fast path when it is safe, else the full Store."""
+    from .quickread import open_board  # noqa: PLC0415
+
+    return open_board(db) or _store(db)
+
+
 # --- training -------------------------------------------------------------------------------------
 
 
@@ -302,7 +309,7 @@ def board(
         fail(f"--target is a percentage between 0 and 100, got {target}")
     if top is None and format == Format.table:
         top = 20  # a terminal shows a leaderboard's head; exports carry every row
-    runs = _store(db).runs()
+    runs = _reader(db).runs()
     tables = boards(runs, which.value if which else None, target=None if target is None else target / 100,
                     top=top, time_to=time_to)
     emit(tables, format.value, _console())
@@ -326,7 +333,7 @@ def runs(
 
     if limit is None and format == Format.table:
         limit = 50
-    found = _store(db).runs(benchmark=benchmark.value if benchmark else None, model=model, status=status,
+    found = _reader(db).runs(benchmark=benchmark.value if benchmark else None, model=model, status=status,
                             sweep=sweep, limit=limit)
     emit([listing(found)], format.value, _console())
 
@@ -335,12 +342,11 @@ def runs(
 @friendly
 def show(run_id: Annotated[int, typer.Argument(help="The run's id.")], db: DbOption = None):
     """Show one run: its record, its config and its learning curve."""
+    from .quickread import EPOCH_COLUMNS, run_as_dict  # noqa: PLC0415
     from .render import run_detail  # noqa: PLC0415
-    from .store import run_as_dict  # noqa: PLC0415
 
-    run = _store(db).get_run(run_id, with_epochs=True)
-    epochs = [{k: getattr(e, k) for k in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr",
-                                          "seconds", "images_per_s")} for e in run.epochs]
+    run = _reader(db).get_run(run_id, with_epochs=True)
+    epochs = [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in run.epochs]
     _console().print(run_detail(run_as_dict(run), epochs))
 
 

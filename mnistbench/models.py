@@ -235,3 +235,55 @@ def tiny(width: int = 7) -> keras.Model:
         layers.GlobalAveragePooling2D(),
         layers.Activation("softmax"),
     ], name=f"tiny{w}")
+
+
+@keras.saving.register_keras_serializable(package="mnistbench")
+class SampleNorm(layers.Layer):
+    """Normalises each image's whole feature map (all positions and channels) to zero mean and unit
+    variance, then applies one learned scale and one shift: 2 parameters where BatchNormalization
+    spends 4 per channel, and no batch statistics, so training and inference see the same function."""
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+
+    def build(self, input_shape):
+        self.gamma = self.add_weight(name="gamma", shape=(), initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=(), initializer="zeros")
+
+    def call(self, x):
+        axes = tuple(range(1, len(x.shape)))
+        mean = keras.ops.mean(x, axis=axes, keepdims=True)
+        variance = keras.ops.var(x, axis=axes, keepdims=True)
+        return self.gamma * (x - mean) * keras.ops.rsqrt(variance + self.epsilon) + self.beta
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}
+
+
+SHARED_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=40, augment=False, callbacks=(),
+                       schedule="onecycle", label_smoothing=0.0)
+
+
+@register_model(source="design of ruslangrimov/mnist-minimal-model (1,936 params, 99.1 %), rewritten for Keras 3",
+                recipe=SHARED_RECIPE, benchmark="params", widths=(12, 16, 20, 24, 26),
+                space={"width": {"type": "int", "low": 12, "high": 26},
+                       "lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}})
+def shared(width: int = 26, dropout: float = 0.1) -> keras.Model:
+    """Few-parameter CNN whose one separable conv is applied three times (its weights counted once)."""
+
+    def block(layer, x):
+        x = SampleNorm()(layers.ReLU()(layer(x)))
+        return layers.Dropout(dropout)(x) if dropout else x
+
+    inputs = keras.Input(INPUT_SHAPE)
+    x = block(layers.Conv2D(8, 3), inputs)  # (26, 26, 8)
+    x = layers.MaxPooling2D(2)(x)  # (13, 13, 8)
+    x = block(layers.SeparableConv2D(width, 3), x)  # (11, 11, width)
+    reused = layers.SeparableConv2D(width, 3, padding="same")
+    for _ in range(3):
+        x = block(reused, x)
+    x = layers.GlobalAveragePooling2D()(x)
+    x = block(layers.Dense(16), x)
+    outputs = layers.Dense(10, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name=f"shared{width}")

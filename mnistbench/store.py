@@ -21,14 +21,9 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from .errors import RunNotFound, StoreError
+from .quickread import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, default_url, run_as_dict  # noqa: F401  (re-exported)
 
-DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
-# The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
-SCHEMA_REVISION = "0002"
 MIGRATIONS = Path(__file__).parent / "migrations"
-# Our own name for Alembic's version table: Optuna keeps its studies in the same database and
-# uses the default `alembic_version` for its own schema.
-VERSION_TABLE = "mnistbench_schema_version"
 STATUSES = ("running", "finished", "failed", "interrupted")
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
@@ -106,10 +101,6 @@ class Epoch(Base):
 
 
 RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
-
-
-def default_url() -> str:
-    return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
 
 
 def known_revisions() -> set[str]:
@@ -353,13 +344,3 @@ class Store:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
-
-
-def run_as_dict(run: Run) -> dict:
-    """A run's columns as plain JSON-able values (datetimes as ISO strings)."""
-    out = {}
-    for name in RUN_COLUMNS:
-        value = getattr(run, name)
-        out[name] = value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
-    return out
-

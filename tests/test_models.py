@@ -20,6 +20,12 @@ EXPECTED = {
     ("tiny", 6): 1_396,
     ("tiny", 7): 1_732,
     ("tiny", 8): 2_098,
+    # shared: w^2 + 35w + 350 (the reused separable conv counted once, 2 per SampleNorm)
+    ("shared", 12): 914,
+    ("shared", 16): 1_166,
+    ("shared", 20): 1_450,
+    ("shared", 24): 1_766,
+    ("shared", 26): 1_936,
 }
 
 
@@ -59,3 +65,23 @@ def test_every_model_declares_a_recipe():
     for name in models.list_models():
         spec = models.get_spec(name)
         assert spec.recipe.epochs >= 1 and spec.description and spec.source
+
+
+def test_shared_block_is_one_set_of_weights_and_survives_saving(tmp_path):
+    import keras
+
+    model = models.create_model("shared", width=12)
+    separable = [layer for layer in model.layers if isinstance(layer, keras.layers.SeparableConv2D)]
+    assert len(separable) == 2  # the first, and the one applied three times
+    x = np.random.default_rng(1).random((4, 28, 28, 1), dtype=np.float32)
+    path = tmp_path / "shared.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path, compile=False)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), rtol=1e-5, atol=1e-6)
+
+
+def test_sample_norm_normalises_each_image_whole():
+    x = np.random.default_rng(2).normal(3.0, 5.0, (2, 6, 6, 4)).astype(np.float32)
+    out = np.asarray(models.SampleNorm()(x))
+    np.testing.assert_allclose(out.reshape(2, -1).mean(axis=1), 0.0, atol=1e-4)
+    np.testing.assert_allclose(out.reshape(2, -1).std(axis=1), 1.0, rtol=1e-3)

@@ -1,0 +1,133 @@
+"""Reading a SQLite leaderboard with the standard library alone, for the commands that only read.
+
+`board`, `runs` and `show` should answer in well under half a second, and importing SQLAlchemy
+alone takes about 0.2 s of that. So when the board is a SQLite file that already exists, is at this
+code's schema revision and has no run in progress, these commands read it through `sqlite3` into
+rows with the same attributes as the ORM's. In every other case (another database, no file yet, an
+older or newer schema, a `running` run that the full Store may have to mark interrupted) `open_board`
+returns None and the caller opens the Store, which knows how to create, migrate and reap.
+
+The schema constants live here, not in store.py, so that this module never imports SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from types import SimpleNamespace
+
+from .errors import RunNotFound
+
+DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
+# The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
+SCHEMA_REVISION = "0002"
+# Our own name for Alembic's version table: Optuna keeps its studies in the same database and
+# uses the default `alembic_version` for its own schema.
+VERSION_TABLE = "mnistbench_schema_version"
+
+# store.Run's columns in its order (a test keeps the two equal): `show` lists them so on both paths.
+RUN_COLUMNS = (
+    "id", "benchmark", "model", "status", "test_accuracy", "val_accuracy", "params_total",
+    "params_trainable", "labels_used", "selection_labels_read", "flags", "epochs_run", "batch_size",
+    "seed", "config", "train_seconds", "eval_seconds", "time_to_99", "epoch_to_99", "time_to_995",
+    "epoch_to_995", "device", "python_version", "tf_version", "keras_version", "git_commit", "host",
+    "pid", "heartbeat_at", "created_at", "finished_at", "model_path", "model_sha256", "verification",
+    "verification_note", "error", "sweep", "trial", "members",
+)
+_JSON_COLUMNS = ("config", "members")
+_DATETIME_COLUMNS = ("heartbeat_at", "created_at", "finished_at")
+EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
+
+
+def default_url() -> str:
+    return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
+
+
+def run_as_dict(run) -> dict:
+    """A run's columns as plain JSON-able values (datetimes as ISO strings); works on ORM and quick rows."""
+    out = {}
+    for name in RUN_COLUMNS:
+        value = getattr(run, name)
+        out[name] = value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
+    return out
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a plain `sqlite:///PATH` URL; None for anything fancier (memory, URI, options)."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            path = url[len(prefix):]
+            if path and "?" not in path and path != ":memory:" and not path.startswith("file:"):
+                return Path(path).expanduser()
+    return None
+
+
+class QuickBoard:
+    """Read-only access to a board file; the same reading methods as Store, without SQLAlchemy."""
+
+    def __init__(self, connection: sqlite3.Connection):
+        self.connection = connection
+
+    def runs(self, *, benchmark: str | None = None, model: str | None = None, status: str | None = None,
+             sweep: str | None = None, limit: int | None = None) -> list[SimpleNamespace]:
+        where, values = [], []
+        for column, value in (("benchmark", benchmark), ("model", model), ("status", status), ("sweep", sweep)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                values.append(value)
+        sql = "SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
+        if limit:
+            sql += " ORDER BY id DESC LIMIT ?"
+            values.append(limit)
+        rows = [self._run(row) for row in self.connection.execute(sql, values)]
+        return sorted(rows, key=lambda r: r.id)
+
+    def get_run(self, run_id: int, *, with_epochs: bool = False) -> SimpleNamespace:
+        row = self.connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise RunNotFound(f"no run with id {run_id}")
+        run = self._run(row)
+        if with_epochs:
+            epochs = self.connection.execute(
+                f"SELECT {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
+            run.epochs = [SimpleNamespace(**dict(zip(EPOCH_COLUMNS, e))) for e in epochs]
+        return run
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @staticmethod
+    def _run(row: sqlite3.Row) -> SimpleNamespace:
+        # SQLAlchemy stores JSON as text and DateTime as ISO text in SQLite; decode them as it does.
+        values = dict(zip(row.keys(), row))
+        for name in _JSON_COLUMNS:
+            if values.get(name) is not None:
+                values[name] = json.loads(values[name])
+        for name in _DATETIME_COLUMNS:
+            if values.get(name) is not None:
+                values[name] = datetime.fromisoformat(values[name])
+        return SimpleNamespace(**values)
+
+
+def open_board(url: str | None = None) -> QuickBoard | None:
+    """A QuickBoard when the fast path is safe (see the module docstring), else None."""
+    path = sqlite_file(url or default_url())
+    if path is None or not path.is_file():
+        return None
+    connection = None
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        connection.row_factory = sqlite3.Row
+        revision = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
+        running = connection.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
+    except sqlite3.Error:
+        if connection is not None:
+            connection.close()
+        return None  # not ours, damaged, locked or unreadable: the Store explains it properly
+    if revision is None or revision[0] != SCHEMA_REVISION or running:
+        connection.close()
+        return None
+    return QuickBoard(connection)

@@ -8,7 +8,7 @@ accuracy benchmark's 5,000-image split; the test set is evaluated once, at the e
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -137,36 +137,52 @@ def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_)
     return Fitted(predict, prototypes.size, {})
 
 
-def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, weights=None) -> Fitted:
-    """A zoo CNN with the seed's augmentation on (x, y); no validation split (labels are scarce)."""
+def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, *, augment: bool,
+               weights=None) -> Fitted:
+    """A zoo CNN trained on (x, y); no validation split (labels are scarce).
+
+    augment=True is for a handful of true labels: the seed's strong augmentation, the set repeated so
+    that each epoch has enough steps. augment=False is for tens of thousands of pseudo-labels: the
+    model's own recipe (one-cycle Adam, label smoothing), which also keeps the CNN from memorising the
+    clusters' mistakes. With the seed's augmentation and a constant 1e-3 instead, five epochs left the
+    CNN below its own pseudo-labels (95.5 % against 97.0 % on the hidden training labels, seed 0)."""
     import keras  # noqa: PLC0415
 
-    from .models import create_model, parameter_counts  # noqa: PLC0415
-    from .training import augmenter, set_determinism  # noqa: PLC0415
+    from .config import TrainConfig  # noqa: PLC0415
+    from .models import create_model, get_spec, parameter_counts  # noqa: PLC0415
+    from .training import augmenter, make_optimizer, set_determinism  # noqa: PLC0415
 
     set_determinism(config.seed)
     net = create_model(config.model)
-    fit_model = keras.Sequential([augmenter(), net])
-    # Tiny sets are repeated so that every epoch is at least ~50 steps of augmented batches.
-    repeat = max(1, -(-50 * 64 // len(x)))
-    xs = np.repeat(x, repeat, axis=0)[..., None].astype(np.float32) / 255.0
-    ys = np.repeat(y, repeat)
-    if weights is not None:
-        weights = np.repeat(weights, repeat)
-    fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
-    fit_model.fit(xs, ys, sample_weight=weights, batch_size=64 if len(x) < 1000 else 256, epochs=epochs,
-                  shuffle=True, verbose=0)
+    xs = x[..., None].astype(np.float32) / 255.0
+    if augment:
+        fit_model = keras.Sequential([augmenter(), net])
+        # Tiny sets are repeated so that every epoch is at least ~50 steps of augmented batches.
+        repeat = max(1, -(-50 * 64 // len(x)))
+        xs, ys = np.repeat(xs, repeat, axis=0), np.repeat(y, repeat)
+        weights = None if weights is None else np.repeat(weights, repeat)
+        batch_size = 64 if len(x) < 1000 else 256
+        fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    else:
+        fit_model, ys = net, keras.utils.to_categorical(y, 10)
+        recipe = get_spec(config.model).recipe
+        batch_size = recipe.batch_size
+        train_config = TrainConfig(benchmark="labels", model=config.model,
+                                   recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
+        fit_model.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
+                          loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or 0.1))
+    fit_model.fit(xs, ys, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
 
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
 
     return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
-                  {"cnn": config.model, "cnn_epochs": epochs}, proba)
+                  {"cnn": config.model, "cnn_epochs": epochs, "cnn_augment": augment}, proba)
 
 
 def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
     """A zoo model trained on the k labelled images alone, with strong augmentation."""
-    return _train_cnn(x[oracle.indices], oracle.labels(), config, config.epochs or 30)
+    return _train_cnn(x[oracle.indices], oracle.labels(), config, config.epochs or 30, augment=True)
 
 
 def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, seed: int
@@ -192,28 +208,36 @@ def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, s
     return name[cluster], keep
 
 
+# Self-training rounds of fit_cluster: on the hidden training labels (seed 0), round 1 reached 97.45 %
+# and round 2 97.55 %; each round costs one CNN training.
+CLUSTER_ROUNDS = 2
+CONFIDENT = 0.9  # the fringe a CNN may relabel: its top probability (label smoothing caps it near 0.91)
+
+
 def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
                 **_) -> Fitted:
     """Semi-supervised: label-free embedding -> clusters named by the k labels -> pseudo-labels for the
-    clusters' cores -> a CNN trained on them with augmentation (self-training)."""
+    clusters' cores -> a CNN trained on them, then self-training rounds that add the fringe it is sure of."""
     if features is None:
         features, _ = embedding(x, seed=config.seed)
     pseudo, keep = cluster_labels(features, oracle, sel.N_CLASSES, config.seed)
     pseudo[oracle.indices] = oracle.labels()
     keep[oracle.indices] = True
-    epochs = config.epochs or 5
-    first = _train_cnn(x[keep], pseudo[keep], config, epochs)
-    # Self-training: the cores taught the CNN; now it labels the clusters' fringes, where the
-    # clustering is least sure, and a fresh CNN learns from cores and confident fringes together.
-    probs = first.proba(x)
-    fringe = ~keep & (probs.max(axis=1) >= 0.9)
-    labels = pseudo.copy()
-    labels[fringe] = probs[fringe].argmax(axis=1)
-    labels[oracle.indices] = oracle.labels()
-    use = keep | fringe
-    fitted = _train_cnn(x[use], labels[use], config, epochs)
+    epochs = config.epochs or 3
+    labels, use = pseudo, keep
+    for round_ in range(CLUSTER_ROUNDS):
+        if round_:
+            # The cores taught the last CNN; now it labels the clusters' fringes, where the clustering
+            # is least sure, and a fresh CNN learns from the cores and the confident fringe together.
+            probs = fitted.proba(x)
+            fringe = ~keep & (probs.max(axis=1) >= CONFIDENT)
+            labels = pseudo.copy()
+            labels[fringe] = probs[fringe].argmax(axis=1)
+            labels[oracle.indices] = oracle.labels()
+            use = keep | fringe
+        fitted = _train_cnn(x[use], labels[use], config, epochs, augment=False)
     fitted.info.update({"pseudo_labelled_core": int(keep.sum()), "pseudo_labelled": int(use.sum()),
-                        "clusters": sel.N_CLASSES, "self_training_rounds": 2})
+                        "clusters": sel.N_CLASSES, "self_training_rounds": CLUSTER_ROUNDS})
     return fitted
 
 

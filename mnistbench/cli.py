@@ -100,7 +100,8 @@ def _reader(db: str | None):
 @friendly
 def train(
     benchmark: Annotated[TrainBenchmark, typer.Argument(help="The board to train for.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="A name from `mnistbench models`.")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        "--model", "-m", help="A name from `mnistbench models` [default: baseline; shared for params].")] = None,
     width: Annotated[Optional[int], typer.Option(help="Width of a width-parameterised model (tiny).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: the model's recipe].")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size [default: the recipe's].")] = None,
@@ -132,7 +133,7 @@ def train(
     from .progress import RichProgress  # noqa: PLC0415
     from .training import train as run_training  # noqa: PLC0415
 
-    name = model or ("tiny" if benchmark == TrainBenchmark.params else "baseline")
+    name = model or ("shared" if benchmark == TrainBenchmark.params else "baseline")
     spec = get_spec(name)  # an unknown name fails before any data is looked for
     chosen_callbacks = None
     if callbacks is not None:

@@ -1,6 +1,9 @@
 """Label selection speed on the 60,000 training images, against the seed's quadratic double loop.
 
-    python -m benchmarks.selection [--data PATH]
+    python -m benchmarks.selection [--data PATH] [--embedding]
+
+With --embedding, also the label-free selection the cluster method uses (a Gaussian mixture on the
+autoencoder+UMAP embedding), timed on the cached embedding (computed first if it is not cached: minutes).
 
 The seed's loop is timed on a sample of pairs with scipy's cosine and extrapolated to all same-class
 pairs; ours is timed end to end (median of 5, after a warm-up). Writes benchmarks/results/selection.json.
@@ -31,9 +34,20 @@ def median_time(fn, repeat=5) -> float:
     return statistics.median(times)
 
 
+def embedding_cases(x: np.ndarray, wanted: bool) -> dict:
+    if not wanted:
+        return {}
+    from mnistbench.labels import embedding  # noqa: PLC0415
+
+    features, _ = embedding(x, seed=0)
+    return {f"kmeans embedding k={k}": (lambda k=k: sel.select_kmeans(features, k, 0, metric="euclidean", images=x))
+            for k in (10,)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=None)
+    parser.add_argument("--embedding", action="store_true", help="also time selection on the learnt embedding")
     args = parser.parse_args()
     mnist = load_mnist(args.data)
     x, y = mnist.x_train, mnist.y_train
@@ -56,6 +70,7 @@ def main() -> None:
         "kmeans pixels k=10": lambda: sel.select_kmeans(x, 10),
         "kmeans pixels k=100": lambda: sel.select_kmeans(x, 100),
         "random k=100": lambda: sel.select_random(len(x), 100),
+        **embedding_cases(x, args.embedding),
     }.items():
         results[name] = median_time(fn)
     print(f"seed's double loop: {per_pair * 1e6:.1f} us a pair x {same_class_pairs:,} pairs = "

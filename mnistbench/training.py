@@ -243,11 +243,13 @@ def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
 
 
 def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer: Observer | None = None,
-          artifacts_dir: Path | None = None, extra: dict | None = None, evaluate_test: bool = True) -> TrainResult:
+          artifacts_dir: Path | None = None, extra: dict | None = None, evaluate_test: bool = True,
+          callbacks: list | None = None) -> TrainResult:
     """Train `config.model`, evaluate it once on the test set, and record everything in `store`.
 
     With evaluate_test=False the test set is not touched (a search's candidate); the run keeps its saved
     model so that the one chosen on validation can be evaluated later with `evaluate_saved`.
+    `callbacks` are extra Keras callbacks for `fit` (the throughput benchmark times epochs with one).
     """
     config.validate()
     get_spec(config.model)  # unknown names fail before anything is recorded
@@ -287,7 +289,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
             fit_model.fit(
                 split.x_train, y_train, batch_size=r.batch_size, epochs=r.epochs, shuffle=True, verbose=0,
                 validation_data=(split.x_val, y_val) if len(split.x_val) else None,
-                callbacks=[recorder, *callbacks_for(config)],
+                callbacks=[recorder, *callbacks_for(config), *(callbacks or [])],
             )
     except KeyboardInterrupt:
         status = "interrupted"

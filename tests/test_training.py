@@ -106,3 +106,16 @@ def test_time_to_accuracy_is_recorded(tiny_mnist, db_url):
     assert run.epoch_to_99 == (first.epoch if first else None)
     if first:
         assert run.time_to_99 == pytest.approx(first.seconds)
+
+
+def test_extra_callbacks_see_every_epoch(tiny_mnist, db_url):
+    import keras
+
+    class Count(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            Count.epochs += 1
+
+    training.train(config(epochs=3, save_model=False), tiny_mnist, Store(db_url), callbacks=[Count()])
+    assert Count.epochs == 3

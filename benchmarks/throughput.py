@@ -2,13 +2,15 @@
 
     python -m benchmarks.throughput [--data PATH] [--images 8000] [--epochs 3] [--repeat 6] [--models baseline,fast]
 
-For each model, in one process and with the same thread settings, alternated --repeat times: (1) `mnistbench.training.train` with
-augmentation off, (2) the same with augmentation on, (3) a plain `model.fit` on in-memory numpy arrays of
-the same images, model and batch size. Both are timed by the same callback, over the epochs after the
-first (which includes graph tracing), in wall seconds and in process CPU seconds: the CPU ratio is the
-one a shared machine's noise moves less. Each model gets --repeat pairs, run in alternating order; we
-report the median of the paired ratios with a 90 % bootstrap interval. The achieved GFLOP/s (3x the forward FLOPs per image: forward, and a backward
-pass of about twice that) is set against a float32 matrix-multiply peak measured in the same run.
+For each model, in one process and with the same thread settings: --repeat pairs of (1) a plain
+`model.fit` on in-memory numpy arrays and (2) `mnistbench.training.train` with augmentation off, on the
+same images, model and batch size, in A-B / B-A order on alternate rounds; plus two runs of (3) `train`
+with augmentation on, reported beside them. All are timed by the same callback over the epochs after
+the first (which includes graph tracing), in wall seconds and in process CPU seconds. We report the
+median of the paired ratios with a 90 % bootstrap interval, and the time our recorder's epoch hooks
+take, the only per-epoch work our path adds. The achieved GFLOP/s (3x the forward FLOPs per image:
+forward, and a backward pass of about twice that) is set against a float32 matrix-multiply peak
+measured in the same run.
 Prints a table and writes benchmarks/results/throughput.json.
 """
 
@@ -79,8 +81,8 @@ def matmul_peak(n: int = 2048, repeat: int = 10) -> float:
 class EpochTimer(keras.callbacks.Callback):
     """The one instrument both paths are timed with: wall seconds and process CPU seconds per epoch.
 
-    CPU seconds (all of the process's threads) are what a noisy neighbour cannot inflate: on this
-    shared 2-core machine the wall-clock images/s of the same fit varied by a third between runs."""
+    CPU seconds (all of the process's threads) are less inflated by a noisy neighbour: on this shared
+    2-core machine the wall-clock images/s of the same fit varied by a third between runs."""
 
     def on_train_begin(self, logs=None):
         self.wall, self.cpu = [], []

@@ -102,7 +102,7 @@ def train(
     benchmark: Annotated[TrainBenchmark, typer.Argument(help="The board to train for.")],
     model: Annotated[Optional[str], typer.Option(
         "--model", "-m", help="A name from `mnistbench models` [default: baseline; shared for params].")] = None,
-    width: Annotated[Optional[int], typer.Option(help="Width of a width-parameterised model (tiny).")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Width of a width-parameterised model (tiny, shared).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: the model's recipe].")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Batch size [default: the recipe's].")] = None,
     lr: Annotated[Optional[float], typer.Option(help="(Peak) learning rate [default: the recipe's].")] = None,

@@ -137,14 +137,13 @@ def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_)
     return Fitted(predict, prototypes.size, {})
 
 
-def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, *, augment: bool,
-               weights=None) -> Fitted:
+def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, *, augment: bool) -> Fitted:
     """A zoo CNN trained on (x, y); no validation split (labels are scarce).
 
     augment=True is for a handful of true labels: the seed's strong augmentation, the set repeated so
     that each epoch has enough steps. augment=False is for tens of thousands of pseudo-labels: the
-    model's own recipe (one-cycle Adam, label smoothing), which also keeps the CNN from memorising the
-    clusters' mistakes. With the seed's augmentation and a constant 1e-3 instead, five epochs left the
+    model's own recipe with a one-cycle schedule and label smoothing (0.1 if the recipe has none),
+    which keeps the CNN from memorising the clusters' mistakes. With the seed's augmentation and a constant 1e-3 instead, five epochs left the
     CNN below its own pseudo-labels (95.5 % against 97.0 % on the hidden training labels, seed 0)."""
     import keras  # noqa: PLC0415
 
@@ -160,7 +159,6 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
         # Tiny sets are repeated so that every epoch is at least ~50 steps of augmented batches.
         repeat = max(1, -(-50 * 64 // len(x)))
         xs, ys = np.repeat(xs, repeat, axis=0), np.repeat(y, repeat)
-        weights = None if weights is None else np.repeat(weights, repeat)
         batch_size = 64 if len(x) < 1000 else 256
         fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     else:
@@ -171,7 +169,7 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
                                    recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
         fit_model.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
                           loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or 0.1))
-    fit_model.fit(xs, ys, sample_weight=weights, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    fit_model.fit(xs, ys, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
 
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)

@@ -1,6 +1,7 @@
 """Training throughput of every zoo model: mnistbench's own training path against a plain `model.fit`.
 
     python -m benchmarks.throughput [--data PATH] [--images 6000] [--epochs 5] [--repeat 4] [--models baseline,fast]
+    python -m benchmarks.throughput --pool run1.json run2.json   # saved runs side by side
 
 For each model, in one process and with the same thread settings: --repeat pairs of (1) a plain
 `model.fit` on in-memory numpy arrays and (2) `mnistbench.training.train` with augmentation off, on the
@@ -22,11 +23,13 @@ Prints a table and writes benchmarks/results/throughput.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from benchmarks.common import save
 
@@ -137,16 +140,30 @@ def state_split(cores: list[float], min_gap: float = 0.3) -> float | None:
     return split
 
 
-def state_ratio(plain: list[Epoch], ours: list[Epoch], split: float | None, fast: bool, min_epochs: int = 3
-                ) -> tuple[float | None, int, int]:
-    """ours/plain median wall images/s over the epochs in one scheduler state (fast: both CPUs busy),
-    with the two epoch counts; None where either path has fewer than `min_epochs` in that state."""
+@dataclass(frozen=True)
+class StateRatio:
+    """ours/plain median wall images/s over the epochs of one scheduler state, with a 90 % bootstrap
+    interval (each path's epochs resampled on their own) and how many epochs each path had there."""
+    ratio: float | None
+    ci90: tuple[float, float] | None
+    plain_epochs: int
+    our_epochs: int
+
+
+def state_ratio(plain: list[Epoch], ours: list[Epoch], split: float | None, fast: bool, min_epochs: int = 3,
+                draws: int = 10_000) -> StateRatio:
+    """Like against like in one state (fast: threads spread over the CPUs); no ratio where either path
+    has fewer than `min_epochs` epochs in that state."""
     def pick(epochs):
-        return [e.wall_rate for e in epochs if split is None or (e.cores > split) == fast]
+        return np.array([e.wall_rate for e in epochs if split is None or (e.cores > split) == fast])
     p, o = pick(plain), pick(ours)
     if len(p) < min_epochs or len(o) < min_epochs:
-        return None, len(p), len(o)
-    return statistics.median(o) / statistics.median(p), len(p), len(o)
+        return StateRatio(None, None, len(p), len(o))
+    rng = np.random.default_rng(0)
+    ratios = (np.median(rng.choice(o, size=(draws, len(o))), axis=1)
+              / np.median(rng.choice(p, size=(draws, len(p))), axis=1))
+    ci = (float(np.quantile(ratios, 0.05)), float(np.quantile(ratios, 0.95)))
+    return StateRatio(float(np.median(o) / np.median(p)), ci, len(p), len(o))
 
 
 def plain_fit(name: str, x: np.ndarray, y: np.ndarray, batch_size: int, epochs: int, seed: int
@@ -207,13 +224,13 @@ def summarise(name: str, batch: int, plains: list[list[Epoch]], mines: list[list
               augmenteds: list[list[Epoch]], hook_ms: list[float], flops: int, peak: float) -> dict:
     """One model's row: the ratio three ways (paired fits; per scheduler state; best epoch), the hooks'
     cost, augmentation, and GFLOP/s."""
-    plain_epochs, our_epochs, aug_epochs = (sum(runs, []) for runs in (plains, mines, augmenteds))
+    plain_epochs, our_epochs, aug_epochs = ([e for run in runs for e in run] for runs in (plains, mines, augmenteds))
     wall_pairs = [fit_rates(m)[0] / fit_rates(p)[0] for m, p in zip(mines, plains)]
     cpu_pairs = [fit_rates(m)[1] / fit_rates(p)[1] for m, p in zip(mines, plains)]
     split = state_split([e.cores for e in plain_epochs + our_epochs])
-    two_cpu, n_plain_two, n_ours_two = state_ratio(plain_epochs, our_epochs, split, fast=True)
-    one_cpu, n_plain_one, n_ours_one = state_ratio(plain_epochs, our_epochs, split, fast=False)
-    augmented_two_cpu = state_ratio(plain_epochs, aug_epochs, split, fast=True, min_epochs=1)[0]
+    two_cpu = state_ratio(plain_epochs, our_epochs, split, fast=True)
+    one_cpu = state_ratio(plain_epochs, our_epochs, split, fast=False)
+    augmented_two_cpu = state_ratio(plain_epochs, aug_epochs, split, fast=True, min_epochs=1).ratio
     plain, mine, augmented = (statistics.median(e.wall_rate for e in epochs)
                               for epochs in (plain_epochs, our_epochs, aug_epochs))
     hooks = statistics.median(hook_ms)
@@ -223,10 +240,9 @@ def summarise(name: str, batch: int, plains: list[list[Epoch]], mines: list[list
         "ratio": statistics.median(wall_pairs), "ratio_ci90": bootstrap_ci(wall_pairs),
         "cpu_ratio": statistics.median(cpu_pairs), "cpu_ratio_ci90": bootstrap_ci(cpu_pairs),
         # Like against like: epochs in the same scheduler state (see state_split).
-        "cores_split": split, "ratio_two_cpu": two_cpu, "epochs_two_cpu": [n_plain_two, n_ours_two],
-        "ratio_one_cpu": one_cpu, "epochs_one_cpu": [n_plain_one, n_ours_one],
+        "cores_split": split, "two_cpu": asdict(two_cpu), "one_cpu": asdict(one_cpu),
         "best_epoch_ratio": max(e.wall_rate for e in our_epochs) / max(e.wall_rate for e in plain_epochs),
-        "hook_ms_per_epoch": hooks,
+        "hook_ms_per_epoch": hooks, "hook_ms_runs": hook_ms,
         # Our added work per full epoch of 55,000 images at the plain rate: the ratio it allows.
         "ratio_bound_full_epoch": (55_000 / plain) / (55_000 / plain + hooks / 1000),
         "ours_augmented_img_s": augmented, "augmented_ratio": augmented / plain,
@@ -242,25 +258,65 @@ def summarise(name: str, batch: int, plains: list[list[Epoch]], mines: list[list
 def print_row(row: dict) -> None:
     def ratio(value):
         return "  -  " if value is None else f"{value:.3f}"
+
+    def state(name):
+        st = row[name]
+        ci = "" if st["ci90"] is None else f" [{st['ci90'][0]:.3f}, {st['ci90'][1]:.3f}]"
+        return f"{ratio(st['ratio'])}{ci} (epochs {st['plain_epochs']}/{st['our_epochs']})"
     low, high = row["ratio_ci90"]
     print(f"{row['model']:9} batch {row['batch_size']:4}  plain {row['plain_img_s']:7,.0f} img/s  "
           f"ours {row['ours_img_s']:7,.0f}  ratio {row['ratio']:.3f} [{low:.3f}, {high:.3f}]  "
-          f"two-CPU {ratio(row['ratio_two_cpu'])} (epochs {row['epochs_two_cpu'][0]}/{row['epochs_two_cpu'][1]})  "
-          f"one-CPU {ratio(row['ratio_one_cpu'])} (epochs {row['epochs_one_cpu'][0]}/{row['epochs_one_cpu'][1]})  "
+          f"two-CPU {state('two_cpu')}  one-CPU {state('one_cpu')}  "
           f"best epoch {row['best_epoch_ratio']:.3f}  cpu {row['cpu_ratio']:.3f}  "
           f"hooks {row['hook_ms_per_epoch']:.1f} ms/epoch  augmented {row['ours_augmented_img_s']:7,.0f} "
           f"({row['augmented_ratio']:.3f}; two-CPU {ratio(row['augmented_ratio_two_cpu'])})  "
           f"{row['gflop_s']:6.1f} GFLOP/s = {100 * row['fraction_of_peak']:.0f} % of peak", flush=True)
 
 
+def pool(paths: list[str]) -> None:
+    """Several saved runs side by side: each run's ratios, then their geometric mean.
+
+    Runs are blocks, never merged epoch by epoch: the same plain fit ran 25 % faster in one run than in
+    another on this machine, so merged epochs would compare one path's good hour with the other's bad."""
+    results = [json.loads(Path(path).read_text())["result"] for path in paths]
+    peak = statistics.median(r["matmul_peak_gflop_s"] for r in results)
+    keys = ("ratio", "two_cpu", "one_cpu", "best_epoch_ratio", "cpu_ratio")
+    rows = []
+    for name in dict.fromkeys(row["model"] for r in results for row in r["models"]):
+        per_run = []
+        for row in (row for r in results for row in r["models"] if row["model"] == name):
+            plains, mines, augmenteds = ([[Epoch(**e) for e in run] for run in row[key]]
+                                         for key in ("plain_runs", "ours_runs", "augmented_runs"))
+            hook_ms = row.get("hook_ms_runs", [row["hook_ms_per_epoch"]])
+            per_run.append(summarise(name, row["batch_size"], plains, mines, augmenteds, hook_ms,
+                                     row["train_mflop_per_image"] * 1e6, peak))
+        values = {key: [run[key]["ratio"] if isinstance(run[key], dict) else run[key] for run in per_run]
+                  for key in keys}
+        combined = {key: geometric_mean([v for v in vs if v is not None]) for key, vs in values.items()}
+        rows.append({"model": name, "runs": len(per_run), "per_run": values, "geometric_mean": combined})
+        print(f"{name:9} " + "  ".join(
+            f"{key} {combined[key]:.3f} ({', '.join('-' if v is None else f'{v:.3f}' for v in vs)})"
+            for key, vs in values.items() if combined[key] is not None), flush=True)
+    save("throughput-pooled", {"device": results[0]["device"], "tensorflow": results[0]["tensorflow"],
+                               "matmul_peak_gflop_s": peak, "pooled": [str(p) for p in paths], "models": rows})
+
+
+def geometric_mean(values: list[float]) -> float | None:
+    return float(np.exp(np.mean(np.log(values)))) if values else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--pool", nargs="+", metavar="JSON",
+                        help="no training: each saved run's ratios side by side, and their geometric mean")
     parser.add_argument("--data", default=None)
     parser.add_argument("--images", type=int, default=6_000)
     parser.add_argument("--epochs", type=int, default=5, help="epochs per fit; the first is not timed")
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--repeat", type=int, default=4, help="plain/ours pairs per model (A-B, B-A, ...)")
     args = parser.parse_args()
+    if args.pool:
+        return pool(args.pool)
     mnist = data_mod.load_mnist(args.data)
     store = Store(f"sqlite:///{tempfile.mkdtemp()}/throughput.db")
     peak = matmul_peak()

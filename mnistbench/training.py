@@ -306,7 +306,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     try:
         with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer):
             dataset = training_data(split.x_train, y_train, r.batch_size)
-            data = {"x": dataset} if dataset is not None else {
+            data = {"x": dataset, "shuffle": False} if dataset is not None else {  # it shuffles itself
                 "x": split.x_train, "y": y_train, "batch_size": r.batch_size, "shuffle": True}
             fit_model.fit(
                 **data, epochs=r.epochs, verbose=0,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from mnistbench import training
@@ -119,3 +120,19 @@ def test_extra_callbacks_see_every_epoch(tiny_mnist, db_url):
 
     training.train(config(epochs=3, save_model=False), tiny_mnist, Store(db_url), callbacks=[Count()])
     assert Count.epochs == 3
+
+
+def test_training_data_is_kerass_shuffled_batches_without_autotuning():
+    from mnistbench.training import training_data
+
+    x = np.arange(10, dtype="float32").reshape(10, 1)
+    y = np.arange(10)
+    dataset = training_data(x, y, batch_size=4)
+    assert int(dataset.cardinality()) == 3  # known, so fit counts its steps
+    assert dataset.options().autotune.enabled is False
+    epochs = [[(bx.numpy().ravel().tolist(), by.numpy().tolist()) for bx, by in dataset] for _ in range(2)]
+    for batches in epochs:
+        assert [len(bx) for bx, _ in batches] == [4, 4, 2]
+        assert sorted(v for bx, _ in batches for v in bx) == list(range(10))  # every image once an epoch
+        assert [v for bx, _ in batches for v in bx] != list(range(10))  # shuffled
+        assert all(bx == by for bx, by in batches)  # images stay with their labels

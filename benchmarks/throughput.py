@@ -225,8 +225,9 @@ def summarise(name: str, batch: int, plains: list[list[Epoch]], mines: list[list
     """One model's row: the ratio three ways (paired fits; per scheduler state; best epoch), the hooks'
     cost, augmentation, and GFLOP/s."""
     plain_epochs, our_epochs, aug_epochs = ([e for run in runs for e in run] for runs in (plains, mines, augmenteds))
-    wall_pairs = [fit_rates(m)[0] / fit_rates(p)[0] for m, p in zip(mines, plains)]
-    cpu_pairs = [fit_rates(m)[1] / fit_rates(p)[1] for m, p in zip(mines, plains)]
+    pairs = [(fit_rates(m), fit_rates(p)) for m, p in zip(mines, plains)]
+    wall_pairs = [ours[0] / plain[0] for ours, plain in pairs]
+    cpu_pairs = [ours[1] / plain[1] for ours, plain in pairs]
     split = state_split([e.cores for e in plain_epochs + our_epochs])
     two_cpu = state_ratio(plain_epochs, our_epochs, split, fast=True)
     one_cpu = state_ratio(plain_epochs, our_epochs, split, fast=False)

@@ -25,6 +25,7 @@ from .environment import run_environment
 from .errors import MnistbenchError
 from .models import builder_options, create_model, get_spec, parameter_counts
 from .store import Store
+from .threads import ThreadSpreader
 
 HEARTBEAT_SECONDS = 60
 # Time-to-accuracy marks recorded for every run (DAWNBench style).
@@ -296,15 +297,19 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
     else:
         loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
-    fit_model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"])
+    fit_model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
+                      steps_per_execution=r.steps_per_execution)
     recorder = _Recorder(store, run_id, r.epochs, len(split.x_train), observer, net)
     if observer is not None:
         observer.on_start(run_id, config, len(split.x_train), steps)
 
     status, error = "finished", None
+    # After a few steps the first step's tracing is over and the compute threads are at work.
+    spreader = ThreadSpreader(ready=lambda: int(fit_model.optimizer.iterations.numpy()) >= 3,
+                              enabled=config.spread_threads)
     start = time.perf_counter()
     try:
-        with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer):
+        with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer), spreader:
             dataset = training_data(split.x_train, y_train, r.batch_size)
             data = {"x": dataset, "shuffle": False} if dataset is not None else {  # it shuffles itself
                 "x": split.x_train, "y": y_train, "batch_size": r.batch_size, "shuffle": True}
@@ -318,10 +323,11 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     except Exception as exc:  # recorded, then re-raised as a domain error with one line
         status, error = "failed", f"{exc.__class__.__name__}: {exc}"
     train_seconds = time.perf_counter() - start
+    recorded["threads"] = spreader.summary()  # where the work ran is part of the record
 
     if status == "failed":
         store.finish_run(run_id, "failed", error=error, train_seconds=train_seconds,
-                         epochs_run=recorder.epochs_done)
+                         epochs_run=recorder.epochs_done, config=recorded)
         raise TrainingFailed(f"run {run_id} failed: {error}")
 
     if recorder.best_weights is not None and ("early_stopping" in r.callbacks or status == "interrupted"):
@@ -341,7 +347,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     t99 = recorder.milestones.get("99", (None, None))
     t995 = recorder.milestones.get("995", (None, None))
     store.finish_run(
-        run_id, status, test_accuracy=test_accuracy,
+        run_id, status, config=recorded, test_accuracy=test_accuracy,
         val_accuracy=recorder.best_val if recorder.best_val >= 0 else None,
         epochs_run=recorder.epochs_done, train_seconds=train_seconds, eval_seconds=eval_seconds,
         model_path=str(model_path) if model_path else None, model_sha256=sha,

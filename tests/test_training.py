@@ -14,7 +14,8 @@ from mnistbench.store import Store
 def config(**changes):
     recipe = Recipe(optimizer="adam", lr=3e-3, batch_size=32, epochs=changes.pop("epochs", 3),
                     callbacks=changes.pop("callbacks", ("early_stopping",)), augment=changes.pop("augment", False),
-                    schedule=changes.pop("schedule", "constant"))
+                    schedule=changes.pop("schedule", "constant"),
+                    steps_per_execution=changes.pop("steps_per_execution", 1))
     return TrainConfig(benchmark="accuracy", model=changes.pop("model", "baseline"), recipe=recipe,
                        val_size=changes.pop("val_size", 50), **changes)
 
@@ -92,6 +93,7 @@ def test_failure_is_recorded(tiny_mnist, db_url, monkeypatch):
     ({"epochs": -1}, "--epochs must be at least 1"),
     ({"schedule": "onecycle", "callbacks": ("decay",)}, "sets the learning rate itself"),
     ({"callbacks": ("early_stopping",), "val_size": 0}, "needs a validation set"),
+    ({"steps_per_execution": 0}, "--steps-per-execution must be at least 1"),
 ])
 def test_bad_configs(tiny_mnist, db_url, changes, message):
     with pytest.raises(ConfigError, match=message):
@@ -136,3 +138,25 @@ def test_training_data_is_kerass_shuffled_batches_without_autotuning():
         assert sorted(v for bx, _ in batches for v in bx) == list(range(10))  # every image once an epoch
         assert [v for bx, _ in batches for v in bx] != list(range(10))  # shuffled
         assert all(bx == by for bx, by in batches)  # images stay with their labels
+
+
+def test_steps_per_execution_changes_only_the_speed(tiny_mnist, db_url):
+    """Several steps per call into TensorFlow: the same batches in the same order, the last call of an
+    epoch short (250 images / 32 = 8 steps, not a multiple of 3), so the same numbers."""
+    store = Store(db_url)
+    runs = [training.train(config(seed=3, save_model=False, steps_per_execution=n), tiny_mnist, store)
+            for n in (1, 3)]
+    assert runs[0].test_accuracy == runs[1].test_accuracy
+    epochs = [store.get_run(r.run_id, with_epochs=True).epochs for r in runs]
+    assert [(e.loss, e.val_accuracy) for e in epochs[0]] == [(e.loss, e.val_accuracy) for e in epochs[1]]
+    assert store.get_run(runs[1].run_id).config["recipe"]["steps_per_execution"] == 3
+
+
+@pytest.mark.parametrize("spread", [True, False])
+def test_thread_placement_is_recorded(tiny_mnist, db_url, spread):
+    store = Store(db_url)
+    result = training.train(config(epochs=1, save_model=False, spread_threads=spread), tiny_mnist, store)
+    threads = store.get_run(result.run_id).config["threads"]
+    assert threads["spread_threads"] is spread
+    if not spread:
+        assert threads["threads_pinned"] == 0

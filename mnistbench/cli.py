@@ -124,7 +124,7 @@ def train(
     save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Keep the .keras file.")] = True,
     spread_threads: Annotated[bool, typer.Option(
         "--spread-threads/--no-spread-threads",
-        help="Pin TensorFlow's busiest threads to different CPUs once training runs (Linux).")] = True,
+        help="Pin TensorFlow's busiest threads to different CPUs once training runs (Linux).")] = False,
     db: DbOption = None,
     data: DataOption = None,
 ):

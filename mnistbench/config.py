@@ -49,7 +49,7 @@ class TrainConfig:
     val_size: int = 5000  # held out of the 60,000 training images, stratified, fixed by the seed
     train_size: int | None = None  # a stratified subset for quick runs; None = all the rest
     save_model: bool = True
-    spread_threads: bool = True  # pin TensorFlow's busiest threads to different CPUs (Linux; see threads.py)
+    spread_threads: bool = False  # pin TensorFlow's busiest threads to different CPUs (Linux; see threads.py)
 
     def validate(self) -> TrainConfig:
         r = self.recipe

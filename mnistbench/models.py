@@ -176,12 +176,18 @@ def deotte(dropout: float = 0.4) -> keras.Model:
     recipe=Recipe(optimizer="adam", lr=3e-3, batch_size=128, epochs=2, augment=False, callbacks=(),
                   schedule="onecycle", label_smoothing=0.1, steps_per_execution=32),
 )
-def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int = 3) -> keras.Model:
-    """Fast CPU net for time-to-99 %: a 5x5 and a 3x3 conv+BN+pool block, one dense layer."""
+def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int = 3,
+         first_batchnorm: bool = False) -> keras.Model:
+    """Fast CPU net for time-to-99 %: a 5x5 conv+pool and a 3x3 conv+BN+pool block, one dense layer.
+
+    No BatchNorm after the first conv: at 28x28 it cost a third of each step on a 2-core CPU (10,200
+    against 6,600 images/s) and the net did as well without it on validation (98.95 % against 98.86 %,
+    mean of seeds 0-2; the test set was not looked at to choose)."""
+    first_norm = [layers.BatchNormalization(momentum=0.9)] if first_batchnorm else []  # short runs: fast stats
     return keras.Sequential([
         keras.Input(INPUT_SHAPE),
-        layers.Conv2D(filters1, 5, padding="same", use_bias=False),
-        layers.BatchNormalization(momentum=0.9),  # short runs: let the statistics keep up
+        layers.Conv2D(filters1, 5, padding="same", use_bias=not first_batchnorm),
+        *first_norm,
         layers.ReLU(),
         layers.MaxPooling2D(2),  # (14, 14, filters1)
         layers.Conv2D(filters2, kernel2, padding="same", use_bias=False),
@@ -201,7 +207,7 @@ def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int =
 )
 def medium(filters1: int = 24, filters2: int = 32, dense: int = 256) -> keras.Model:
     """Two 5x5 conv+BN+pool blocks and a 256-unit dense layer; learns well from noisy pseudo-labels."""
-    return fast(filters1=filters1, filters2=filters2, dense=dense, kernel2=5)
+    return fast(filters1=filters1, filters2=filters2, dense=dense, kernel2=5, first_batchnorm=True)
 
 
 # --- the small family, for the minimum-parameters board --------------------------------------------

@@ -59,8 +59,8 @@ def main() -> None:
                                      model_options=setting["model_options"])
                 result = train(config, mnist, store)
                 epochs = store.get_run(result.run_id, with_epochs=True).epochs
-                runs.append({"setting": name, "net": "old" if setting["model_options"] else "new", "seed": seed, "repeat": rep, "seconds": result.train_seconds,
-                             "test_accuracy": result.test_accuracy,
+                runs.append({"setting": name, "net": "old" if setting["model_options"] else "new", "seed": seed,
+                             "repeat": rep, "seconds": result.train_seconds, "test_accuracy": result.test_accuracy,
                              "epoch_images_per_s": [e.images_per_s for e in epochs]})
                 print(f"seed {seed} {name:8} {result.train_seconds:5.1f} s  test {100 * result.test_accuracy:.2f} %  "
                       f"epochs {' '.join(f'{e.images_per_s:,.0f}' for e in epochs)} images/s", flush=True)

@@ -92,10 +92,6 @@ class ThreadSpreader:
                 except OSError:
                     pass  # the thread has ended
 
-    def summary(self) -> dict:
-        """What was done, for the run's record."""
-        return {"spread_threads": self.enabled, "threads_pinned": len(self.pinned), "cpus": len(self.cpus)}
-
     def _watch(self) -> None:
         try:
             self._measure_and_pin()

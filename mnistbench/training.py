@@ -231,7 +231,8 @@ def training_data(x: np.ndarray, y: np.ndarray, batch_size: int):
     but without tf.data's autotuning thread: when `fit` returns, TensorFlow waits for that thread to
     wake, which added 0 to 3 s to the end of a 16 s run (measured on the 2-core CI machine; the
     stack showed RootDataset::Iterator's destructor waiting). The autotuned parallelism bought no
-    speed there. If a Keras release moves the adapter, `fit` gets the arrays as before."""
+    speed there. If a Keras release moves the adapter, `fit` gets the arrays as before.
+    Like `fit`'s own, it gives one order for every epoch under op determinism (README, known limitation)."""
     try:
         from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
     except ImportError:
@@ -323,7 +324,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     except Exception as exc:  # recorded, then re-raised as a domain error with one line
         status, error = "failed", f"{exc.__class__.__name__}: {exc}"
     train_seconds = time.perf_counter() - start
-    recorded["threads"] = spreader.summary()  # where the work ran is part of the record
+    recorded["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
 
     if status == "failed":
         store.finish_run(run_id, "failed", error=error, train_seconds=train_seconds,

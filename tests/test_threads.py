@@ -71,10 +71,9 @@ def test_spreader_pins_busy_threads_apart_and_releases_them():
     assert set(spreader.pinned) == set(tids)
     assert seen[tids[0]] != seen[tids[1]] and all(len(cpus) == 1 for cpus in seen.values())
     assert all(cpus == allowed for cpus in after.values())  # free again after training
-    assert spreader.summary() == {"spread_threads": True, "threads_pinned": 2, "cpus": len(allowed)}
 
 
 def test_disabled_spreader_touches_nothing():
     with threads.ThreadSpreader(ready=lambda: True, enabled=False) as spreader:
         time.sleep(0.1)
-    assert spreader.pinned == {} and spreader.summary()["spread_threads"] is False
+    assert spreader.pinned == {}

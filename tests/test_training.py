@@ -156,7 +156,7 @@ def test_steps_per_execution_changes_only_the_speed(tiny_mnist, db_url):
 def test_thread_placement_is_recorded(tiny_mnist, db_url, spread):
     store = Store(db_url)
     result = training.train(config(epochs=1, save_model=False, spread_threads=spread), tiny_mnist, store)
-    threads = store.get_run(result.run_id).config["threads"]
-    assert threads["spread_threads"] is spread
+    recorded = store.get_run(result.run_id).config
+    assert recorded["spread_threads"] is spread
     if not spread:
-        assert threads["threads_pinned"] == 0
+        assert recorded["threads_pinned"] == 0

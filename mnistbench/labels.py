@@ -104,6 +104,8 @@ def _compute_embedding(x: np.ndarray, seed: int, epochs: int, dims: int) -> np.n
     import keras  # noqa: PLC0415
     import umap  # noqa: PLC0415
 
+    from .pipeline import batches  # noqa: PLC0415
+
     keras.utils.set_random_seed(seed)
     flat = x.reshape(len(x), -1).astype(np.float32) / 255.0
     inputs = keras.Input((784,))
@@ -116,7 +118,7 @@ def _compute_embedding(x: np.ndarray, seed: int, epochs: int, dims: int) -> np.n
         h = keras.layers.Dense(units, activation="relu")(h)
     autoencoder = keras.Model(inputs, keras.layers.Dense(784)(h))
     autoencoder.compile("adam", "mse")
-    autoencoder.fit(flat, flat, batch_size=256, epochs=epochs, verbose=0, shuffle=True)
+    autoencoder.fit(batches(flat, flat, 256, seed), shuffle=False, epochs=epochs, verbose=0)
     codes = keras.Model(inputs, code).predict(flat, batch_size=2048, verbose=0)
     reducer = umap.UMAP(n_neighbors=min(20, len(x) - 1), n_components=dims, min_dist=0.0, random_state=seed,
                         n_jobs=1)
@@ -150,6 +152,7 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
 
     from .config import TrainConfig  # noqa: PLC0415
     from .models import create_model, get_spec, parameter_counts  # noqa: PLC0415
+    from .pipeline import batches  # noqa: PLC0415
     from .training import augmenter, make_optimizer, set_determinism  # noqa: PLC0415
 
     set_determinism(config.seed)
@@ -170,7 +173,7 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
                                    recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
         fit_model.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
                           loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or 0.1))
-    fit_model.fit(xs, ys, batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
+    fit_model.fit(batches(xs, ys, batch_size, config.seed), shuffle=False, epochs=epochs, verbose=0)
 
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)

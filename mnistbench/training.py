@@ -24,6 +24,7 @@ from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError
 from .models import builder_options, create_model, get_spec, parameter_counts
+from .pipeline import batches
 from .store import Store
 from .threads import ThreadSpreader
 
@@ -224,26 +225,6 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def training_data(x: np.ndarray, y: np.ndarray, batch_size: int):
-    """The training arrays as Keras's own shuffled, batched tf.data pipeline, with autotuning off.
-
-    Same batches in the same order as `fit(x, y, shuffle=True)`, which builds this pipeline itself,
-    but without tf.data's autotuning thread: when `fit` returns, TensorFlow waits for that thread to
-    wake, which added 0 to 3 s to the end of a 16 s run (measured on the 2-core CI machine; the
-    stack showed RootDataset::Iterator's destructor waiting). The autotuned parallelism bought no
-    speed there. If a Keras release moves the adapter, `fit` gets the arrays as before.
-    Like `fit`'s own, it gives one order for every epoch under op determinism (README, known limitation)."""
-    try:
-        from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-    except ImportError:
-        return None
-    options = tf.data.Options()
-    options.autotune.enabled = False
-    dataset = ArrayDataAdapter(x, y, batch_size=batch_size, shuffle=True).get_tf_dataset()
-    steps = math.ceil(len(x) / batch_size)
-    return dataset.with_options(options).apply(tf.data.experimental.assert_cardinality(steps))
-
-
 def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
     """Accuracy of `model` on (x, y); used once per run on the test set."""
     probs = model.predict(x, batch_size=batch_size, verbose=0)
@@ -311,11 +292,8 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     start = time.perf_counter()
     try:
         with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer), spreader:
-            dataset = training_data(split.x_train, y_train, r.batch_size)
-            data = {"x": dataset, "shuffle": False} if dataset is not None else {  # it shuffles itself
-                "x": split.x_train, "y": y_train, "batch_size": r.batch_size, "shuffle": True}
             fit_model.fit(
-                **data, epochs=r.epochs, verbose=0,
+                batches(split.x_train, y_train, r.batch_size, config.seed), shuffle=False, epochs=r.epochs, verbose=0,
                 validation_data=(split.x_val, y_val) if len(split.x_val) else None,
                 callbacks=[recorder, *callbacks_for(config), *(callbacks or [])],
             )

@@ -9,6 +9,7 @@ from mnistbench import training
 from mnistbench.config import Recipe, TrainConfig
 from mnistbench.errors import ConfigError
 from mnistbench.store import Store
+from .conftest import make_tiny_mnist
 
 
 def config(**changes):
@@ -124,20 +125,56 @@ def test_extra_callbacks_see_every_epoch(tiny_mnist, db_url):
     assert Count.epochs == 3
 
 
-def test_training_data_is_kerass_shuffled_batches_without_autotuning():
-    from mnistbench.training import training_data
+def _batches_seen_by_train_step(db_url, monkeypatch, seed):
+    """Train the real `train()` on images that carry their own index in two pixels, with a model
+    whose train_step writes down each batch's indices: the order the optimizer actually saw."""
+    import keras
+    import tensorflow as tf
+
+    mnist = make_tiny_mnist()
+    ids = np.arange(len(mnist.x_train))
+    mnist.x_train[:, 0, 0], mnist.x_train[:, 0, 1] = ids // 256, ids % 256
+    seen: list[list[int]] = []
+
+    class Witness(keras.Sequential):
+        def train_step(self, data):
+            x = tf.cast(tf.round(data[0][:, 0, 0, 0] * 255) * 256 + tf.round(data[0][:, 0, 1, 0] * 255), tf.int32)
+            tf.py_function(lambda v: seen.append(v.numpy().tolist()) or 0, [x], tf.int32)
+            return super().train_step(data)
+
+    def build(name, **options):
+        return Witness([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")])
+
+    monkeypatch.setattr(training, "create_model", build)
+    training.train(config(epochs=3, seed=seed, callbacks=(), save_model=False, steps_per_execution=3),
+                   mnist, Store(db_url))
+    steps = -(-(len(ids) - 50) // 32)
+    assert len(seen) == 3 * steps
+    return [sum(seen[e * steps:(e + 1) * steps], []) for e in range(3)]
+
+
+def test_every_epoch_sees_a_fresh_order_and_the_seed_repeats_it(db_url, monkeypatch):
+    first = _batches_seen_by_train_step(db_url, monkeypatch, seed=5)
+    assert all(sorted(epoch) == sorted(first[0]) for epoch in first)  # every training image once an epoch
+    assert len(set(first[0])) == len(first[0]) == 250
+    assert first[0] != first[1] != first[2] != first[0]  # a fresh order every epoch
+    again = _batches_seen_by_train_step(db_url, monkeypatch, seed=5)
+    assert again == first  # same seed, same machine: the same sequence of epochs
+    other = _batches_seen_by_train_step(db_url, monkeypatch, seed=6)
+    assert other[0] != first[0]
+
+
+def test_batches_keep_images_with_their_labels_without_autotuning():
+    from mnistbench.pipeline import batches
 
     x = np.arange(10, dtype="float32").reshape(10, 1)
-    y = np.arange(10)
-    dataset = training_data(x, y, batch_size=4)
+    dataset = batches(x, np.arange(10), batch_size=4, seed=0)
     assert int(dataset.cardinality()) == 3  # known, so fit counts its steps
     assert dataset.options().autotune.enabled is False
-    epochs = [[(bx.numpy().ravel().tolist(), by.numpy().tolist()) for bx, by in dataset] for _ in range(2)]
-    for batches in epochs:
-        assert [len(bx) for bx, _ in batches] == [4, 4, 2]
-        assert sorted(v for bx, _ in batches for v in bx) == list(range(10))  # every image once an epoch
-        assert [v for bx, _ in batches for v in bx] != list(range(10))  # shuffled
-        assert all(bx == by for bx, by in batches)  # images stay with their labels
+    for _ in range(2):
+        epoch = [(bx.numpy().ravel().tolist(), by.numpy().tolist()) for bx, by in dataset]
+        assert [len(bx) for bx, _ in epoch] == [4, 4, 2]
+        assert all(bx == by for bx, by in epoch)
 
 
 def test_steps_per_execution_changes_only_the_speed(tiny_mnist, db_url):

@@ -251,7 +251,7 @@ def keras_cache_path() -> Path:
 def download_with_keras() -> Mnist:
     """Keras's standard download; imports TensorFlow, so only reached when no file is at hand."""
     try:
-        import keras  # noqa: PLC0415  (heavy, and only needed here)
+        from .backend import keras  # noqa: PLC0415  (heavy, and only needed here)
 
         (xtr, ytr), (xte, yte) = keras.datasets.mnist.load_data()
     except Exception as exc:  # network errors come in many classes

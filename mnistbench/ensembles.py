@@ -12,26 +12,28 @@ from .errors import MnistbenchError
 
 def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, float]]:
     """Record an accuracy-board run whose parameters are the members' sum. Returns (run id, accuracy,
-    each member's own recorded test accuracy)."""
-    from .environment import run_environment  # noqa: PLC0415
-    from .training import load_saved  # noqa: PLC0415
+    each member's own recorded test accuracy). Each member is named once and its model file must
+    still have the SHA-256 its run recorded."""
+    from pathlib import Path  # noqa: PLC0415
 
-    if len(set(run_ids)) < 2:
+    from .artifacts import load_saved, sha256_file  # noqa: PLC0415
+    from .environment import run_environment  # noqa: PLC0415
+
+    repeated = sorted({i for i in run_ids if run_ids.count(i) > 1})
+    if repeated:
+        raise MnistbenchError(f"run {repeated[0]} is named twice; an ensemble's members are different runs")
+    if len(run_ids) < 2:
         raise MnistbenchError("an ensemble needs at least two different runs")
     members = [store.get_run(i) for i in run_ids]
     for run in members:
         if run.status != "finished" or not run.model_path or run.benchmark != "accuracy":
             raise MnistbenchError(f"run {run.id} is not a finished accuracy run with a saved model")
+        if not Path(run.model_path).exists():
+            raise MnistbenchError(f"run {run.id}: its model file {run.model_path} is missing")
+        if run.model_sha256 and sha256_file(Path(run.model_path)) != run.model_sha256:
+            raise MnistbenchError(f"run {run.id}: {run.model_path} is not the model the run saved (SHA-256 differs)")
     x_test = to_float(mnist.x_test)
-    start = time.perf_counter()
-    probs = np.zeros((len(x_test), 10), dtype=np.float64)
-    for run in members:
-        try:
-            probs += load_saved(run.model_path).predict(x_test, batch_size=1024, verbose=0)
-        except (OSError, ValueError) as exc:
-            raise MnistbenchError(f"run {run.id}: cannot load {run.model_path} ({exc.__class__.__name__})") from None
-    accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
-    run_id = store.start_run(
+    columns = dict(
         benchmark="accuracy", model="ensemble(" + "+".join(sorted({r.model for r in members})) + ")",
         members=[r.id for r in members], params_total=sum(r.params_total or 0 for r in members),
         params_trainable=sum(r.params_trainable or 0 for r in members),
@@ -39,5 +41,15 @@ def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, fl
         train_seconds=sum(r.train_seconds or 0 for r in members),
         config={"members": [r.id for r in members], "combine": "mean softmax"}, **run_environment(),
     )
-    store.finish_run(run_id, "finished", test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
-    return run_id, accuracy, {r.id: r.test_accuracy for r in members}
+    with store.recording(**columns) as run:
+        start = time.perf_counter()
+        probs = np.zeros((len(x_test), 10), dtype=np.float64)
+        for member in members:
+            try:
+                probs += load_saved(member.model_path).predict(x_test, batch_size=1024, verbose=0)
+            except (OSError, ValueError) as exc:
+                raise MnistbenchError(f"run {member.id}: cannot load {member.model_path} "
+                                      f"({exc.__class__.__name__})") from None
+        accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
+        run.set(test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
+    return run.run_id, accuracy, {r.id: r.test_accuracy for r in members}

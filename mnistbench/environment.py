@@ -22,7 +22,7 @@ def cpu_name() -> str:
 
 def device_name() -> str:
     """The GPU TensorFlow trains on when it sees one, else the CPU model."""
-    import tensorflow as tf  # noqa: PLC0415  (only commands that train ask)
+    from .backend import tf  # noqa: PLC0415  (only commands that train ask)
 
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -50,7 +50,6 @@ def run_environment(tensorflow: bool = True) -> dict:
     common = {"python_version": platform.python_version(), "git_commit": git_commit()}
     if not tensorflow:
         return {"device": f"CPU: {cpu_name()}", **common}
-    import keras  # noqa: PLC0415
-    import tensorflow as tf  # noqa: PLC0415
+    from .backend import keras, tf  # noqa: PLC0415
 
     return {"device": device_name(), "tf_version": tf.__version__, "keras_version": keras.__version__, **common}

@@ -101,9 +101,9 @@ def embedding(x: np.ndarray, seed: int = 0, epochs: int = 20, dims: int = 10) ->
 
 
 def _compute_embedding(x: np.ndarray, seed: int, epochs: int, dims: int) -> np.ndarray:
-    import keras  # noqa: PLC0415
     import umap  # noqa: PLC0415
 
+    from .backend import keras  # noqa: PLC0415
     from .pipeline import batches  # noqa: PLC0415
 
     keras.utils.set_random_seed(seed)
@@ -148,8 +148,7 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
     which keeps the CNN from memorising the clusters' mistakes. With the seed's augmentation and a
     constant 1e-3 instead, five epochs left the CNN below its own pseudo-labels (95.5 % against
     97.0 % on the hidden training labels, seed 0)."""
-    import keras  # noqa: PLC0415
-
+    from .backend import keras  # noqa: PLC0415
     from .config import TrainConfig  # noqa: PLC0415
     from .models import create_model, get_spec, parameter_counts  # noqa: PLC0415
     from .pipeline import batches  # noqa: PLC0415
@@ -267,10 +266,9 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
     say = say or (lambda message: None)
     config.validate(len(mnist.y_train))
     x = mnist.x_train
-    run_id = store.start_run(benchmark="labels", model=config.method, config=asdict(config), seed=config.seed,
-                             labels_used=config.k, epochs_run=0,
-                             **run_environment(tensorflow=not _numpy_only(config)))
-    try:
+    columns = dict(benchmark="labels", model=config.method, config=asdict(config), seed=config.seed,
+                   labels_used=config.k, epochs_run=0, **run_environment(tensorflow=not _numpy_only(config)))
+    with store.recording(**columns) as run:
         start = time.perf_counter()
         features, embed_seconds = None, 0.0
         if config.method == "cluster" or config.features == "embedding":
@@ -298,26 +296,20 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         train_seconds = time.perf_counter() - start - embed_wall + embed_seconds
         t0 = time.perf_counter()
         test_accuracy = float(np.mean(fitted.predict(mnist.x_test) == mnist.y_test))
-        eval_seconds = time.perf_counter() - t0
-    except KeyboardInterrupt:
-        store.finish_run(run_id, "interrupted", error="interrupted before the test evaluation")
-        raise
-    except Exception as exc:
-        store.finish_run(run_id, "failed", error=f"{exc.__class__.__name__}: {exc}")
-        raise
+        run.set(
+            test_accuracy=test_accuracy, params_total=fitted.params_total, labels_used=len(oracle),
+            selection_labels_read=chosen.labels_read, flags=chosen.flag, train_seconds=train_seconds,
+            eval_seconds=time.perf_counter() - t0,
+            config={**asdict(config), "chosen": chosen.indices.tolist(),
+                    "classes_covered": len(np.unique(oracle.labels())), "selection_seconds": chosen.seconds,
+                    "embedding_seconds": embed_seconds, **fitted.info},
+        )
+        grid = None
+        if show_dir is not None:
+            from .figures import digit_grid  # noqa: PLC0415
 
-    grid = None
-    if show_dir is not None:
-        from .figures import digit_grid  # noqa: PLC0415
-
-        grid = digit_grid(x[chosen.indices], oracle.labels(), Path(show_dir) / f"run-{run_id}-labels.png")
-    distinct = len(np.unique(oracle.labels()))
-    store.finish_run(
-        run_id, "finished", test_accuracy=test_accuracy, params_total=fitted.params_total,
-        labels_used=len(oracle), selection_labels_read=chosen.labels_read, flags=chosen.flag,
-        train_seconds=train_seconds, eval_seconds=eval_seconds,
-        config={**asdict(config), "chosen": chosen.indices.tolist(), "classes_covered": distinct,
-                "selection_seconds": chosen.seconds, "embedding_seconds": embed_seconds, **fitted.info},
-    )
-    return LabelsResult(run_id, test_accuracy, chosen, train_seconds, grid)
-
+            try:
+                grid = digit_grid(x[chosen.indices], oracle.labels(), Path(show_dir) / f"run-{run.run_id}-labels.png")
+            except OSError as exc:  # the run counts without its picture
+                say(f"could not write the picture of the chosen images: {exc.strerror or exc}")
+    return LabelsResult(run.run_id, test_accuracy, chosen, train_seconds, grid)

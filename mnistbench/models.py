@@ -9,12 +9,11 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Callable
 
-import keras
-from keras import layers, regularizers
-
+from .backend import keras
 from .config import Recipe
 from .errors import UnknownModel
 
+layers, regularizers = keras.layers, keras.regularizers
 INPUT_SHAPE = (28, 28, 1)
 
 

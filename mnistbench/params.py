@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import create_model, get_spec, parameter_counts
-from .training import evaluate_saved, train
+from .artifacts import evaluate_saved
+from .training import train
 
 
 @dataclass
@@ -57,5 +58,6 @@ def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, ob
         outcome.best = attempt
     if outcome.best is not None:
         outcome.test_run_id = outcome.best.run_id
-        outcome.test_accuracy = evaluate_saved(store, outcome.best.run_id, mnist)
+        outcome.test_accuracy, seconds = evaluate_saved(store, outcome.best.run_id, mnist)
+        store.update_run(outcome.best.run_id, test_accuracy=outcome.test_accuracy, eval_seconds=seconds)
     return outcome

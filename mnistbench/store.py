@@ -101,6 +101,9 @@ class Epoch(Base):
 
 
 RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
+# What a copy of a run gets anew rather than from its source.
+_NOT_COPIED = ("id", "status", "host", "pid", "heartbeat_at", "created_at", "finished_at", "error",
+               "verification", "verification_note")
 
 
 def known_revisions() -> set[str]:
@@ -263,8 +266,23 @@ class Store:
                 setattr(run, key, value)
 
     def finish_run(self, run_id: int, status: str, **fields) -> None:
-        assert status in STATUSES, status
+        """Record how a run ended; `error` defaults to none, which clears a reaper's stale verdict."""
+        if status not in STATUSES:
+            raise StoreError(f"a run ends as one of {', '.join(STATUSES[1:])}, not {status!r}")
+        fields.setdefault("error", None)
         self.update_run(run_id, status=status, finished_at=utcnow(), **fields)
+
+    def recording(self, **fields):
+        """The one run lifecycle (see recording.py): `with store.recording(**columns) as run: ...`."""
+        from .recording import recording  # noqa: PLC0415
+
+        return recording(self, **fields)
+
+    def copied_fields(self, run_id: int) -> dict:
+        """Every column of a run except its identity and lifecycle, to record a copy of it (a sweep's
+        winner, evaluated as a run of its own)."""
+        run = self.get_run(run_id)
+        return {name: getattr(run, name) for name in RUN_COLUMNS if name not in _NOT_COPIED}
 
     def add_epoch(self, run_id: int, **fields) -> None:
         """Record one epoch and refresh the heartbeat, in one transaction."""

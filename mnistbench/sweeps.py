@@ -173,7 +173,8 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
     import optuna  # noqa: PLC0415
 
     from .models import get_spec  # noqa: PLC0415
-    from .training import evaluate_saved, train  # noqa: PLC0415
+    from .artifacts import evaluate_saved  # noqa: PLC0415
+    from .training import train  # noqa: PLC0415
 
     say = say or (lambda message: None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -239,18 +240,11 @@ def finish(study, name: str, store, mnist, evaluate_saved) -> SweepResult:
     winner_id = study.user_attrs.get("winner_run_id")
     accuracy = None
     if winner_id is None or study.user_attrs.get("winner_trial") != best.number:
-        source = store.get_run(best.user_attrs["run_id"])
-        winner_id = store.start_run(
-            benchmark=source.benchmark, model=source.model, config=source.config, seed=source.seed,
-            params_total=source.params_total, params_trainable=source.params_trainable,
-            labels_used=source.labels_used, batch_size=source.batch_size, epochs_run=source.epochs_run,
-            val_accuracy=source.val_accuracy, train_seconds=source.train_seconds, device=source.device,
-            python_version=source.python_version, tf_version=source.tf_version,
-            keras_version=source.keras_version, git_commit=source.git_commit, model_path=source.model_path,
-            model_sha256=source.model_sha256, sweep=name, flags="sweep winner",
-        )
-        accuracy = evaluate_saved(store, winner_id, mnist)
-        store.finish_run(winner_id, "finished")
+        source = store.copied_fields(best.user_attrs["run_id"])
+        with store.recording(**{**source, "sweep": name, "flags": "sweep winner"}) as winner:
+            accuracy, seconds = evaluate_saved(store, winner.run_id, mnist)
+            winner.set(test_accuracy=accuracy, eval_seconds=seconds)
+        winner_id = winner.run_id
         study.set_user_attr("winner_run_id", winner_id)
         study.set_user_attr("winner_trial", best.number)
     else:

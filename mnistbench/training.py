@@ -1,13 +1,12 @@
 """Training one model on one benchmark and recording it, however it ends.
 
 The protocol lives here: validation comes out of the training images, the best epoch is chosen on
-validation accuracy, and the test set is evaluated exactly once, after training. The run is inserted
-as `running` first and updated at the end, so a crash or Ctrl-C never loses it.
+validation accuracy, and the test set is evaluated exactly once, after training. The run lives in a
+`Store.recording` (recording.py), so a crash, Ctrl-C or SIGTERM never loses it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import threading
 import time
@@ -16,10 +15,10 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-import keras
-import tensorflow as tf
 
 from . import data as data_mod
+from .artifacts import evaluate, save_model
+from .backend import keras, tf
 from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError
@@ -28,7 +27,6 @@ from .pipeline import batches
 from .store import Store
 from .threads import ThreadSpreader
 
-HEARTBEAT_SECONDS = 60
 # Time-to-accuracy marks recorded for every run (DAWNBench style).
 MILESTONES = {"99": 0.99, "995": 0.995}
 
@@ -195,42 +193,6 @@ class _StepPoller:
         self.stop.set()
 
 
-class _Heartbeat:
-    """Refreshes the run's heartbeat while a long epoch runs, so other hosts don't take it for dead."""
-
-    def __init__(self, store: Store, run_id: int):
-        self.store, self.run_id, self.stop = store, run_id, threading.Event()
-        self.thread = threading.Thread(target=self._beat, daemon=True)
-
-    def _beat(self):
-        while not self.stop.wait(HEARTBEAT_SECONDS):
-            try:
-                self.store.heartbeat(self.run_id)
-            except MnistbenchError:
-                pass  # a missed beat only matters after minutes; the next one may get through
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
-    """Accuracy of `model` on (x, y); used once per run on the test set."""
-    probs = model.predict(x, batch_size=batch_size, verbose=0)
-    return float(np.mean(np.argmax(probs, axis=1) == y))
-
-
 def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
     r, out = config.recipe, []
     if "early_stopping" in r.callbacks:
@@ -267,11 +229,22 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
 
     recorded = config.to_dict()
     recorded["model_options"] = builder_options(config.model, **config.model_options)
-    run_id = store.start_run(
-        benchmark=config.benchmark, model=config.model, config=recorded,
-        params_total=params_total, params_trainable=params_trainable, labels_used=split.labels_used,
-        batch_size=r.batch_size, seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}),
-    )
+    columns = dict(benchmark=config.benchmark, model=config.model, config=recorded, params_total=params_total,
+                   params_trainable=params_trainable, labels_used=split.labels_used, batch_size=r.batch_size,
+                   seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}))
+    try:
+        with store.recording(**columns) as run:
+            return _fit_and_evaluate(config, split, net, store, run, recorded, observer=observer,
+                                     artifacts_dir=artifacts_dir, evaluate_test=evaluate_test, callbacks=callbacks)
+    except (KeyboardInterrupt, MnistbenchError):
+        raise
+    except Exception as exc:  # recorded as failed by the recording; one line for the user
+        raise TrainingFailed(f"training failed: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _fit_and_evaluate(config: TrainConfig, split, net, store: Store, run, recorded: dict, *, observer,
+                      artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
+    r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
     fit_model = keras.Sequential([augmenter(), net]) if r.augment else net
     if r.label_smoothing:
@@ -281,72 +254,49 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
     fit_model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
                       steps_per_execution=r.steps_per_execution)
-    recorder = _Recorder(store, run_id, r.epochs, len(split.x_train), observer, net)
+    recorder = _Recorder(store, run.run_id, r.epochs, len(split.x_train), observer, net)
     if observer is not None:
-        observer.on_start(run_id, config, len(split.x_train), steps)
+        observer.on_start(run.run_id, config, len(split.x_train), steps)
 
-    status, error = "finished", None
     # After a few steps the first step's tracing is over and the compute threads are at work.
     spreader = ThreadSpreader(ready=lambda: int(fit_model.optimizer.iterations.numpy()) >= 3,
                               enabled=config.spread_threads)
     start = time.perf_counter()
     try:
-        with _Heartbeat(store, run_id), _StepPoller(recorder, fit_model.optimizer, observer), spreader:
-            fit_model.fit(
-                batches(split.x_train, y_train, r.batch_size, config.seed), shuffle=False, epochs=r.epochs, verbose=0,
-                validation_data=(split.x_val, y_val) if len(split.x_val) else None,
+        with _StepPoller(recorder, fit_model.optimizer, observer), spreader:
+            fit_model.fit(  # the dataset shuffles itself, afresh every epoch
+                batches(split.x_train, y_train, r.batch_size, config.seed), shuffle=False, epochs=r.epochs,
+                verbose=0, validation_data=(split.x_val, y_val) if len(split.x_val) else None,
                 callbacks=[recorder, *callbacks_for(config), *(callbacks or [])],
             )
-    except KeyboardInterrupt:
-        status = "interrupted"
-    except Exception as exc:  # recorded, then re-raised as a domain error with one line
-        status, error = "failed", f"{exc.__class__.__name__}: {exc}"
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the epochs done still count, evaluated below
+        run.interrupted("terminated (SIGTERM)" if exc.__class__.__name__ == "Terminated" else "interrupted (Ctrl-C)")
+    finally:
+        recorded["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
+        run.set(train_seconds=time.perf_counter() - start, epochs_run=recorder.epochs_done, config=recorded)
     train_seconds = time.perf_counter() - start
-    recorded["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
 
-    if status == "failed":
-        store.finish_run(run_id, "failed", error=error, train_seconds=train_seconds,
-                         epochs_run=recorder.epochs_done, config=recorded)
-        raise TrainingFailed(f"run {run_id} failed: {error}")
-
-    if recorder.best_weights is not None and ("early_stopping" in r.callbacks or status == "interrupted"):
+    if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == "interrupted"):
         net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
     eval_start = time.perf_counter()
     test_accuracy = evaluate(net, split.x_test, split.y_test) if recorder.epochs_done and evaluate_test else None
     eval_seconds = time.perf_counter() - eval_start
-
-    model_path = sha = None
-    if config.save_model and recorder.epochs_done:
-        folder = Path(artifacts_dir or store.artifacts_dir())
-        folder.mkdir(parents=True, exist_ok=True)
-        model_path = folder / f"run-{run_id}.keras"
-        net.save(model_path)
-        sha = sha256_file(model_path)
-
+    best_val = recorder.best_val if recorder.best_val >= 0 else None
     t99 = recorder.milestones.get("99", (None, None))
     t995 = recorder.milestones.get("995", (None, None))
-    store.finish_run(
-        run_id, status, config=recorded, test_accuracy=test_accuracy,
-        val_accuracy=recorder.best_val if recorder.best_val >= 0 else None,
-        epochs_run=recorder.epochs_done, train_seconds=train_seconds, eval_seconds=eval_seconds,
-        model_path=str(model_path) if model_path else None, model_sha256=sha,
-        time_to_99=t99[0], epoch_to_99=t99[1], time_to_995=t995[0], epoch_to_995=t995[1],
-    )
-    return TrainResult(run_id, status, test_accuracy, recorder.best_val if recorder.best_val >= 0 else None,
-                       recorder.epochs_done, train_seconds, eval_seconds, params_total, split.labels_used,
-                       str(model_path) if model_path else None, t99[0])
+    run.set(test_accuracy=test_accuracy, val_accuracy=best_val, eval_seconds=eval_seconds,
+            time_to_99=t99[0], epoch_to_99=t99[1], time_to_995=t995[0], epoch_to_995=t995[1])
 
-
-def load_saved(path: str | Path) -> keras.Model:
-    return keras.models.load_model(path, compile=False)
-
-
-def evaluate_saved(store: Store, run_id: int, mnist: data_mod.Mnist) -> float:
-    """Evaluate a recorded run's saved model on the test set and store the accuracy in its row."""
-    run = store.get_run(run_id)
-    if not run.model_path or not Path(run.model_path).exists():
-        raise MnistbenchError(f"run {run_id} has no saved model to evaluate")
-    start = time.perf_counter()
-    accuracy = evaluate(load_saved(run.model_path), data_mod.to_float(mnist.x_test), mnist.y_test.astype(np.int64))
-    store.update_run(run_id, test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
-    return accuracy
+    model_path = None
+    if config.save_model and recorder.epochs_done:
+        folder = Path(artifacts_dir or store.artifacts_dir())
+        target = folder / f"run-{run.run_id}.keras"
+        try:
+            run.set(model_path=str(target), model_sha256=save_model(net, target))
+            model_path = str(target)
+        except OSError as exc:  # the run and its test accuracy are recorded all the same
+            run.set(flags="model not saved")
+            recorded["model_not_saved"] = f"{target}: {exc.strerror or exc}"
+    return TrainResult(run.run_id, run.status, test_accuracy, best_val, recorder.epochs_done, train_seconds,
+                       eval_seconds, params_total=parameter_counts(net)[0], labels_used=split.labels_used, model_path=model_path,
+                       time_to_99=t99[0])

@@ -49,10 +49,16 @@ def test_sweep_records_trials_and_tests_only_the_winner(tiny_mnist, db_url):
     result = sweeps.run_sweep(base(), tiny_mnist, store, name="s", trials=3, space=SPACE, method="random",
                               prune=False)
     runs = store.runs(sweep="s")
-    trials = [r for r in runs if r.trial is not None]
+    trials = [r for r in runs if r.flags != "sweep winner"]
     assert len(trials) == 3 and all(r.test_accuracy is None for r in trials)
     [winner] = [r for r in runs if r.flags == "sweep winner"]
     assert winner.id == result.winner_run_id and winner.test_accuracy == result.winner_test_accuracy
+    # The winner is a copy of its trial: every column but identity, lifecycle and the test accuracy.
+    [source] = [r for r in trials if r.trial == winner.trial]
+    for column in ("config", "params_total", "val_accuracy", "train_seconds", "time_to_99", "epoch_to_99",
+                   "model_sha256", "epochs_run", "device", "batch_size", "seed"):
+        assert getattr(winner, column) == getattr(source, column), column
+    assert winner.status == "finished" and winner.error is None and winner.eval_seconds > 0
     assert result.best_val_accuracy == max(r.val_accuracy for r in trials)
 
 
@@ -72,7 +78,7 @@ def test_resume_continues_to_the_total(tiny_mnist, db_url):
         sweeps.run_sweep(base(epochs=1), tiny_mnist, store, name="r", trials=2, space=SPACE, prune=False)
     result = sweeps.run_sweep(base(epochs=1), tiny_mnist, store, name="r", trials=4, space=SPACE, prune=False,
                               resume=True)
-    assert result.trials_done == 4 and len([r for r in store.runs(sweep="r") if r.trial is not None]) == 4
+    assert result.trials_done == 4 and len([r for r in store.runs(sweep="r") if r.flags != "sweep winner"]) == 4
     with pytest.raises(sweeps.SweepError, match="no sweep named"):
         sweeps.run_sweep(base(), tiny_mnist, store, name="nope", trials=1, space=SPACE, resume=True)
 

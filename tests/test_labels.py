@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import cosine
 from typer.testing import CliRunner
 
-from mnistbench import selection as sel
+from mnistbench.labels import selection as sel
 from mnistbench.cli import app
 from mnistbench.data import Mnist
 from mnistbench.errors import ConfigError

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
-SELECTIONS = ("cosine", "kmeans", "random")
 N_CLASSES = 10
 
 
@@ -161,15 +160,10 @@ def mixture_clusters(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.nd
 def select_random(labels_or_n, k: int, seed: int = 0, stratified: bool = False) -> Selection:
     rng = np.random.default_rng(seed)
     if stratified:
-        from .data import stratified_indices  # noqa: PLC0415
+        from ..data import stratified_indices  # noqa: PLC0415
 
         labels = np.asarray(labels_or_n)
         return Selection(rng.permutation(stratified_indices(labels, k, rng)), "random-stratified", len(labels),
                          "label-aware selection")
     n = int(labels_or_n)
     return Selection(rng.choice(n, size=k, replace=False), "random", 0, "label-free")
-
-
-def check_k(k: int, n: int) -> None:
-    if not 1 <= k <= n:
-        raise ConfigError(f"--k must be between 1 and {n:,} (the training images), got {k}")

@@ -1,0 +1,144 @@
+"""The learners of the minimum-labels benchmark: each takes the images, a LabelOracle and the config,
+and returns a Fitted classifier.
+
+- prototype: nearest chosen image by cosine similarity (the seed's baseline; numpy only);
+- supervised: a zoo CNN on the k labelled images alone, under strong augmentation;
+- cluster: label-free embedding -> clusters named by the k labels -> pseudo-labels for the clusters'
+  cores -> a CNN, then self-training rounds that add the fringe it is sure of.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..config import LabelsConfig
+from . import selection as sel
+from .embedding import embedding
+from .oracle import LabelOracle
+
+
+@dataclass
+class Fitted:
+    """A trained label-benchmark classifier: predict(x uint8 (N, 28, 28)) -> class ids."""
+
+    predict: object
+    params_total: int
+    info: dict
+    proba: object = None  # images -> class probabilities, where the method has them
+
+
+def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
+    """Nearest prototype by cosine similarity; no training (the seed's baseline)."""
+    prototypes = sel.unit_rows(x[oracle.indices])
+    labels = oracle.labels()
+
+    def predict(images):
+        return labels[np.argmax(sel.unit_rows(images) @ prototypes.T, axis=1)]
+
+    return Fitted(predict, prototypes.size, {})
+
+
+def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, *, augment: bool) -> Fitted:
+    """A zoo CNN trained on (x, y); no validation split (labels are scarce).
+
+    augment=True is for a handful of true labels: the seed's strong augmentation, the set repeated so
+    that each epoch has enough steps. augment=False is for tens of thousands of pseudo-labels: the
+    model's own recipe with a one-cycle schedule and label smoothing (pseudo_label_smoothing if the recipe has none),
+    which keeps the CNN from memorising the clusters' mistakes. With the seed's augmentation and a
+    constant 1e-3 instead, five epochs left the CNN below its own pseudo-labels (95.5 % against
+    97.0 % on the hidden training labels, seed 0)."""
+    from ..backend import keras  # noqa: PLC0415
+    from ..config import TrainConfig  # noqa: PLC0415
+    from ..models import create_model, get_spec, parameter_counts  # noqa: PLC0415
+    from ..pipeline import batches  # noqa: PLC0415
+    from ..training import augmenter, make_optimizer, set_determinism  # noqa: PLC0415
+
+    set_determinism(config.seed)
+    net = create_model(config.model)
+    xs = x[..., None].astype(np.float32) / 255.0
+    if augment:
+        fit_model = keras.Sequential([augmenter(), net])
+        # Tiny sets are repeated so that every epoch is at least min_steps augmented batches.
+        repeat = max(1, -(-config.min_steps * config.small_batch_size // len(x)))
+        xs, ys = np.repeat(xs, repeat, axis=0), np.repeat(y, repeat)
+        batch_size = config.small_batch_size if len(x) < 1000 else 256
+        fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    else:
+        fit_model, ys = net, keras.utils.to_categorical(y, 10)
+        recipe = get_spec(config.model).recipe
+        batch_size = recipe.batch_size
+        train_config = TrainConfig(benchmark="labels", model=config.model,
+                                   recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
+        fit_model.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
+                          loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
+    fit_model.fit(batches(xs, ys, batch_size, config.seed), shuffle=False, epochs=epochs, verbose=0)
+
+    def proba(images):
+        return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
+
+    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
+                  {"cnn": config.model, "cnn_epochs": epochs, "cnn_augment": augment}, proba)
+
+
+def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
+    """A zoo model trained on the k labelled images alone, with strong augmentation."""
+    return _train_cnn(x[oracle.indices], oracle.labels(), config, config.epochs or 30, augment=True)
+
+
+def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, seed: int,
+                   core_fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster label-free features, name each cluster by the labelled images in it, and return
+    (pseudo-label, keep) for every image: `keep` marks each cluster's densest 80 %, its core, where
+    the pseudo-labels are purest. A cluster with no labelled member takes the label of the labelled
+    image nearest its mean."""
+    cluster, density, means = sel.mixture_clusters(features, n_clusters, seed)
+    labels = oracle.labels()
+    known_cluster = cluster[oracle.indices]
+    name = np.empty(n_clusters, dtype=np.int64)
+    keep = np.zeros(len(features), dtype=bool)
+    for c in range(n_clusters):
+        votes = labels[known_cluster == c]
+        if len(votes):
+            name[c] = np.bincount(votes).argmax()
+        else:
+            name[c] = labels[np.argmin(np.linalg.norm(features[oracle.indices] - means[c], axis=1))]
+        members = np.flatnonzero(cluster == c)
+        if len(members):
+            keep[members[density[members] >= np.quantile(density[members], 1 - core_fraction)]] = True
+    return name[cluster], keep
+
+
+# Self-training rounds of fit_cluster (config.self_training_rounds): on the hidden training labels
+# (seed 0), round 1 reached 97.45 % and round 2 97.55 %; each round costs one CNN training.
+
+
+def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
+                **_) -> Fitted:
+    """Semi-supervised: label-free embedding -> clusters named by the k labels -> pseudo-labels for the
+    clusters' cores -> a CNN trained on them, then self-training rounds that add the fringe it is sure of."""
+    if features is None:
+        features, _ = embedding(x, seed=config.seed, epochs=config.embedding_epochs, dims=config.embedding_dims)
+    pseudo, keep = cluster_labels(features, oracle, sel.N_CLASSES, config.seed, config.core_fraction)
+    pseudo[oracle.indices] = oracle.labels()
+    keep[oracle.indices] = True
+    epochs = config.epochs or 3
+    labels, use = pseudo, keep
+    for round_ in range(config.self_training_rounds):
+        if round_:
+            # The cores taught the last CNN; now it labels the clusters' fringes, where the clustering
+            # is least sure, and a fresh CNN learns from the cores and the confident fringe together.
+            probs = fitted.proba(x)
+            fringe = ~keep & (probs.max(axis=1) >= config.confidence)
+            labels = pseudo.copy()
+            labels[fringe] = probs[fringe].argmax(axis=1)
+            labels[oracle.indices] = oracle.labels()
+            use = keep | fringe
+        fitted = _train_cnn(x[use], labels[use], config, epochs, augment=False)
+    fitted.info.update({"pseudo_labelled_core": int(keep.sum()), "pseudo_labelled": int(use.sum()),
+                        "clusters": sel.N_CLASSES, "self_training_rounds": config.self_training_rounds})
+    return fitted
+
+
+FITTERS = {"prototype": fit_prototype, "supervised": fit_supervised, "cluster": fit_cluster}

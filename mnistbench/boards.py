@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .config import Benchmark
+from .errors import ConfigError
+
 DEFAULT_TARGETS = {"accuracy": None, "params": 0.99, "labels": 0.95}
-BOARDS = ("accuracy", "labels", "params")
+BOARDS = Benchmark.values()
 
 
 @dataclass
@@ -63,7 +66,7 @@ def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None
     else:
         key = {99.0: "time_to_99", 99.5: "time_to_995"}.get(float(time_to))
         if key is None:
-            raise ValueError("--time-to takes 99 or 99.5")
+            raise ConfigError("--time-to takes 99 or 99.5")
         ranked = sorted((r for r in finished if getattr(r, key) is not None),
                         key=lambda r: (getattr(r, key), -_acc(r), r.id))
         title = f"Time to {time_to:g} % validation accuracy"
@@ -137,7 +140,7 @@ def boards(runs, which: str | None = None, *, target: float | None = None, top: 
         elif name == "labels":
             out.extend(labels_boards(runs, target=target if target is not None else 0.95, top=top))
         else:
-            raise ValueError(f"unknown board {name!r}; choose one of {', '.join(BOARDS)}")
+            Benchmark.check(name, "board")
     return out
 
 

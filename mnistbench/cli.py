@@ -31,7 +31,7 @@ class OneLineErrors(TyperGroup):
             typer.echo(exc.ctx.get_help())
             sys.exit(0)
         except _click.exceptions.UsageError as exc:
-            where = exc.ctx.command_path if exc.ctx else "mnistbench"
+            where = " ".join(["mnistbench", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
             typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
             sys.exit(1)
         except _click.exceptions.ClickException as exc:

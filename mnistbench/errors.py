@@ -27,3 +27,11 @@ class StoreError(MnistbenchError):
 
 class RunNotFound(StoreError):
     """No run with the given id."""
+
+
+class TrainingFailed(MnistbenchError):
+    """Training raised an error; the run is recorded as `failed`."""
+
+
+class SweepError(MnistbenchError):
+    """A sweep that cannot start or continue (a name taken, a study missing)."""

@@ -7,53 +7,21 @@ rows with the same attributes as the ORM's. In every other case (another databas
 older or newer schema, a `running` run that the full Store may have to mark interrupted) `open_board`
 returns None and the caller opens the Store, which knows how to create, migrate and reap.
 
-The schema constants live here, not in store.py, so that this module never imports SQLAlchemy.
+The schema's constants live in schema.py, shared with the Store, so that this module never imports
+SQLAlchemy; the column names come from the database's rows.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import RunNotFound
-
-DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
-# The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
-SCHEMA_REVISION = "0002"
-# Our own name for Alembic's version table: Optuna keeps its studies in the same database and
-# uses the default `alembic_version` for its own schema.
-VERSION_TABLE = "mnistbench_schema_version"
-
-# store.Run's columns in its order (a test keeps the two equal): `show` lists them so on both paths.
-RUN_COLUMNS = (
-    "id", "benchmark", "model", "status", "test_accuracy", "val_accuracy", "params_total",
-    "params_trainable", "labels_used", "selection_labels_read", "flags", "epochs_run", "batch_size",
-    "seed", "config", "train_seconds", "eval_seconds", "time_to_99", "epoch_to_99", "time_to_995",
-    "epoch_to_995", "device", "python_version", "tf_version", "keras_version", "git_commit", "host",
-    "pid", "heartbeat_at", "created_at", "finished_at", "model_path", "model_sha256", "verification",
-    "verification_note", "error", "sweep", "trial", "members",
-)
-_JSON_COLUMNS = ("config", "members")
-_DATETIME_COLUMNS = ("heartbeat_at", "created_at", "finished_at")
-EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
-
-
-def default_url() -> str:
-    return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
-
-
-def run_as_dict(run) -> dict:
-    """A run's columns as plain JSON-able values (datetimes as ISO strings); works on ORM and quick rows."""
-    out = {}
-    for name in RUN_COLUMNS:
-        value = getattr(run, name)
-        out[name] = value.isoformat(timespec="seconds") if isinstance(value, datetime) else value
-    return out
-
+from .schema import (DATETIME_COLUMNS, EPOCH_COLUMNS, JSON_COLUMNS, SCHEMA_REVISION, VERSION_TABLE,  # noqa: F401
+                     BoardReader, default_url, run_as_dict)
 
 def sqlite_file(url: str) -> Path | None:
     """The file behind a plain `sqlite:///PATH` URL; None for anything fancier (memory, URI, options)."""
@@ -103,13 +71,14 @@ class QuickBoard:
     def _run(row: sqlite3.Row) -> SimpleNamespace:
         # SQLAlchemy stores JSON as text and DateTime as ISO text in SQLite; decode them as it does.
         values = dict(zip(row.keys(), row))
-        for name in _JSON_COLUMNS:
+        columns = tuple(row.keys())
+        for name in JSON_COLUMNS:
             if values.get(name) is not None:
                 values[name] = json.loads(values[name])
-        for name in _DATETIME_COLUMNS:
+        for name in DATETIME_COLUMNS:
             if values.get(name) is not None:
                 values[name] = datetime.fromisoformat(values[name])
-        return SimpleNamespace(**values)
+        return SimpleNamespace(columns=columns, **values)
 
 
 def open_board(url: str | None = None) -> QuickBoard | None:

@@ -11,8 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from .boards import Board, Column
+from .config import Format
 
-FORMATS = ("table", "csv", "json", "markdown")
+FORMATS = Format.values()
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -121,7 +122,7 @@ def emit(boards: list[Board], fmt_name: str, console: Console) -> None:
     elif fmt_name == "markdown":
         console.out(to_markdown(boards), end="", highlight=False)
     else:
-        raise ValueError(f"unknown format {fmt_name!r}; choose one of {', '.join(FORMATS)}")
+        Format.check(fmt_name, "--format")
 
 
 def sparkline(values: list[float | None]) -> str:

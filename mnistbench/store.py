@@ -22,7 +22,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from .config import Status
 from .errors import RunNotFound, StoreError
-from .quickread import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, default_url, run_as_dict  # noqa: F401  (re-exported)
+from .schema import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, default_url, run_as_dict  # noqa: F401  (re-exported)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATUSES = Status.values()
@@ -83,6 +83,10 @@ class Run(Base):
 
     epochs: Mapped[list[Epoch]] = relationship(back_populates="run", order_by="Epoch.epoch",
                                                cascade="all, delete-orphan")
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return RUN_COLUMNS
 
 
 class Epoch(Base):

@@ -14,16 +14,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from .config import Recipe, TrainConfig
-from .errors import ConfigError, MnistbenchError
+from .errors import ConfigError, MnistbenchError, SweepError  # noqa: F401  (SweepError re-exported)
 
 SAMPLERS = ("bayes", "random", "grid")
 PRUNERS = ("median", "hyperband")
 RECIPE_KEYS = {f.name for f in fields(Recipe)}
 SPACE_TYPES = ("int", "float", "categorical")
-
-
-class SweepError(MnistbenchError):
-    """A sweep that cannot start or continue."""
 
 
 # --- search spaces ----------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .artifacts import evaluate, save_model
 from .backend import keras, tf
 from .config import TrainConfig
 from .environment import run_environment
-from .errors import MnistbenchError
+from .errors import MnistbenchError, TrainingFailed
 from .models import builder_options, create_model, get_spec, parameter_counts
 from .pipeline import batches
 from .store import Store
@@ -29,10 +29,6 @@ from .threads import ThreadSpreader
 
 # Time-to-accuracy marks recorded for every run (DAWNBench style).
 MILESTONES = {"99": 0.99, "995": 0.995}
-
-
-class TrainingFailed(MnistbenchError):
-    """Training raised an error; the run is recorded as `failed`."""
 
 
 @dataclass

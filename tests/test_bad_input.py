@@ -38,6 +38,13 @@ CASES = {
     "negative epochs": (["train", "accuracy", "--epochs", "-1", "--data", "REAL"], "--epochs must be at least 1"),
     "corrupt or truncated npz": (["train", "accuracy", "--data", "TMP/truncated.npz"], "truncated.npz: cannot read"),
     "data of the wrong shape": (["train", "accuracy", "--data", "TMP/flat.npz"], "expected (N, 28, 28)"),
+    "--k 60000 with cosine": (["labels", "--k", "60000"], "k can be at most 54,210"),
+    "a value that is not a choice": (["train", "accuracy", "--optimizer", "magic"], "see `mnistbench train --help`"),
+    "an unknown option": (["board", "--colour"], "No such option: --colour"),
+    "an unknown --set field of labels": (["labels", "--set", "nonsense=1"], "not a field of the labels config"),
+    "a --set value of the wrong type": (["train", "accuracy", "--set", "rotation=x"], "not a valid float"),
+    "a value out of its domain": (["train", "accuracy", "--label-smoothing", "1.5", "--data", "REAL"],
+                                  "--label-smoothing must be in [0, 1)"),
     "a run id that does not exist": (["show", "4242"], "no run with id 4242"),
     "verify a run id that does not exist": (["verify", "4242"], "no run with id 4242"),
 }

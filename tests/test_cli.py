@@ -180,3 +180,36 @@ def test_tensorflow_paths_write_nothing_but_our_own_lines_to_stderr(db_url, real
                "--data", real_mnist_path)
     assert good.returncode == 0 and good.stderr == "", good.stderr
     assert "finished" in good.stdout
+
+
+def test_show_as_command_repeats_the_run_exactly(db_url, real_mnist_path):
+    import shlex
+
+    first = invoke("train", "accuracy", "--model", "fast", "--train-size", 600, "--epochs", 1, "--seed", 3,
+                   "--set", "rotation=10", "--set", "filters1=8", "--augment", "--no-save-model",
+                   "--db", db_url, "--data", real_mnist_path)
+    assert first.exit_code == 0, first.stderr
+    labels = invoke("labels", "--k", 20, "--set", "embedding_dims=12", "--db", db_url, "--data", real_mnist_path)
+    assert labels.exit_code == 0, labels.stderr
+    for run_id in (1, 2):
+        shown = invoke("show", run_id, "--as-command", "--db", db_url)
+        assert shown.exit_code == 0, shown.stderr
+        args = shlex.split(shown.stdout)
+        assert args[0] == "mnistbench"
+        again = invoke(*args[1:], "--db", db_url, "--data", real_mnist_path)
+        assert again.exit_code == 0, again.stderr
+    runs = Store(db_url).runs()
+    original, repeated = runs[0].config, runs[2].config
+    assert original["recipe"]["rotation"] == 10.0 and original["model_options"]["filters1"] == 8
+    assert {k: v for k, v in repeated.items() if k != "threads_pinned"} == \
+        {k: v for k, v in original.items() if k != "threads_pinned"}
+    assert runs[2].test_accuracy == runs[0].test_accuracy  # same seed, same machine
+    untimed = [{k: v for k, v in r.config.items() if not k.endswith("_seconds")} for r in (runs[1], runs[3])]
+    assert untimed[0] == untimed[1] and untimed[0]["embedding_dims"] == 12
+    assert runs[3].test_accuracy == runs[1].test_accuracy
+
+
+@pytest.mark.parametrize("args", [["train", "accuracy", "--set", "rotation=x"], ["train", "accuracy", "--set", "nope"],
+                                  ["labels", "--set", "nonsense=1"], ["train", "accuracy", "--set", "lr=nan"]])
+def test_bad_settings_are_one_line(args, db_url):
+    one_clear_line(invoke(*args, "--db", db_url))

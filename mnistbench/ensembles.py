@@ -14,8 +14,6 @@ def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, fl
     """Record an accuracy-board run whose parameters are the members' sum. Returns (run id, accuracy,
     each member's own recorded test accuracy). Each member is named once and its model file must
     still have the SHA-256 its run recorded."""
-    from pathlib import Path  # noqa: PLC0415
-
     from .artifacts import load_saved, sha256_file  # noqa: PLC0415
     from .environment import run_environment  # noqa: PLC0415
 
@@ -28,10 +26,11 @@ def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, fl
     for run in members:
         if run.status != "finished" or not run.model_path or run.benchmark != "accuracy":
             raise MnistbenchError(f"run {run.id} is not a finished accuracy run with a saved model")
-        if not Path(run.model_path).exists():
-            raise MnistbenchError(f"run {run.id}: its model file {run.model_path} is missing")
-        if run.model_sha256 and sha256_file(Path(run.model_path)) != run.model_sha256:
-            raise MnistbenchError(f"run {run.id}: {run.model_path} is not the model the run saved (SHA-256 differs)")
+        path = store.model_file(run)
+        if not path.exists():
+            raise MnistbenchError(f"run {run.id}: its model file {path} is missing")
+        if run.model_sha256 and sha256_file(path) != run.model_sha256:
+            raise MnistbenchError(f"run {run.id}: {path} is not the model the run saved (SHA-256 differs)")
     x_test = to_float(mnist.x_test)
     columns = dict(
         benchmark="accuracy", model="ensemble(" + "+".join(sorted({r.model for r in members})) + ")",
@@ -46,9 +45,9 @@ def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, fl
         probs = np.zeros((len(x_test), 10), dtype=np.float64)
         for member in members:
             try:
-                probs += load_saved(member.model_path).predict(x_test, batch_size=1024, verbose=0)
+                probs += load_saved(store.model_file(member)).predict(x_test, batch_size=1024, verbose=0)
             except (OSError, ValueError) as exc:
-                raise MnistbenchError(f"run {member.id}: cannot load {member.model_path} "
+                raise MnistbenchError(f"run {member.id}: cannot load {store.model_file(member)} "
                                       f"({exc.__class__.__name__})") from None
         accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
         run.set(test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)

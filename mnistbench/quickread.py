@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
-from .errors import RunNotFound
+from .errors import RunNotFound, StoreError
+from .integrity import damaged_message, is_damage, quick_check, read_only_uri
 from .schema import (DATETIME_COLUMNS, EPOCH_COLUMNS, JSON_COLUMNS, SCHEMA_REVISION, VERSION_TABLE,  # noqa: F401
                      BoardReader, default_url, run_as_dict)
 
@@ -36,8 +37,16 @@ def sqlite_file(url: str) -> Path | None:
 class QuickBoard:
     """Read-only access to a board file; the same reading methods as Store, without SQLAlchemy."""
 
-    def __init__(self, connection: sqlite3.Connection):
-        self.connection = connection
+    def __init__(self, connection: sqlite3.Connection, path: Path | None = None):
+        self.connection, self.path = connection, path
+
+    def _execute(self, sql: str, values=()):
+        try:
+            return self.connection.execute(sql, values).fetchall()
+        except sqlite3.DatabaseError as exc:  # a damaged page met while reading
+            if self.path is not None and is_damage(exc):
+                raise StoreError(damaged_message(self.path)) from None
+            raise StoreError(f"leaderboard {self.path}: {exc}") from None
 
     def runs(self, *, benchmark: str | None = None, model: str | None = None, status: str | None = None,
              sweep: str | None = None, limit: int | None = None) -> list[SimpleNamespace]:
@@ -50,16 +59,17 @@ class QuickBoard:
         if limit:
             sql += " ORDER BY id DESC LIMIT ?"
             values.append(limit)
-        rows = [self._run(row) for row in self.connection.execute(sql, values)]
+        rows = [self._run(row) for row in self._execute(sql, values)]
         return sorted(rows, key=lambda r: r.id)
 
     def get_run(self, run_id: int, *, with_epochs: bool = False) -> SimpleNamespace:
-        row = self.connection.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        found = self._execute("SELECT * FROM runs WHERE id = ?", (run_id,))
+        row = found[0] if found else None
         if row is None:
             raise RunNotFound(f"no run with id {run_id}")
         run = self._run(row)
         if with_epochs:
-            epochs = self.connection.execute(
+            epochs = self._execute(
                 f"SELECT {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
             run.epochs = [SimpleNamespace(**dict(zip(EPOCH_COLUMNS, e))) for e in epochs]
         return run
@@ -87,16 +97,22 @@ def open_board(url: str | None = None) -> QuickBoard | None:
     if path is None or not path.is_file():
         return None
     connection = None
+    uri = read_only_uri(path)
     try:
-        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        connection = sqlite3.connect(uri, uri=True, timeout=10)
         connection.row_factory = sqlite3.Row
         revision = connection.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
         running = connection.execute("SELECT COUNT(*) FROM runs WHERE status = 'running'").fetchone()[0]
-    except sqlite3.Error:
+        if quick_check(connection) != "ok":
+            raise sqlite3.DatabaseError("database disk image is malformed")
+    except sqlite3.Error as exc:
         if connection is not None:
             connection.close()
-        return None  # not ours, damaged, locked or unreadable: the Store explains it properly
-    if revision is None or revision[0] != SCHEMA_REVISION or running:
+        if is_damage(exc):
+            raise StoreError(damaged_message(path)) from None
+        return None  # not ours, locked or unreadable: the Store explains it properly
+    # On a read-only filesystem (immutable) nothing can be reaped or migrated: read it as it is.
+    if revision is None or revision[0] != SCHEMA_REVISION or (running and "immutable" not in uri):
         connection.close()
         return None
-    return QuickBoard(connection)
+    return QuickBoard(connection, path)

@@ -144,6 +144,7 @@ class Store:
             raise StoreError(f"no driver for {parsed.drivername} ({exc}); see the README's install extras") from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._refuse_damaged()
         self.revision_before = self._init_schema(allow_upgrade=upgrade)
         if reap:
             self.reap_stale_runs()
@@ -157,6 +158,11 @@ class Store:
                     folder.mkdir(parents=True, exist_ok=True)
                 except OSError as exc:
                     raise StoreError(f"cannot create the database folder {folder}: {exc.strerror}") from None
+                path = Path(database).expanduser()
+                if path.exists() and not os.access(folder, os.W_OK):
+                    # A read-only filesystem: SQLite cannot make the WAL's -shm file there, so the board
+                    # is read as immutable; a write gets the read-only message.
+                    parsed = make_url(f"sqlite:///file:{path.resolve()}?mode=ro&immutable=1&uri=true")
             engine = create_engine(parsed, connect_args={"timeout": 60})
 
             @event.listens_for(engine, "connect")
@@ -189,9 +195,32 @@ class Store:
         except SQLAlchemyError as exc:
             raise StoreError(self._explain(exc)) from None
 
+    def _refuse_damaged(self) -> None:
+        """A damaged SQLite board is refused before anything reads or writes it (a write could spread
+        the damage); `mnistbench db check --repair` rebuilds it."""
+        import sqlite3  # noqa: PLC0415
+
+        from .integrity import damaged_message, quick_check, read_only_uri  # noqa: PLC0415
+
+        path = self._sqlite_path()
+        if path is None or not path.is_file():
+            return
+        try:
+            with sqlite3.connect(read_only_uri(path), uri=True, timeout=60) as connection:
+                result = quick_check(connection)
+        except sqlite3.DatabaseError as exc:
+            result = str(exc)
+        if result != "ok":
+            raise StoreError(damaged_message(path))
+
     def _explain(self, exc: SQLAlchemyError) -> str:
+        from .integrity import damaged_message, is_damage  # noqa: PLC0415
+
         where = make_url(self.url).render_as_string(hide_password=True)
         message = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        path = self._sqlite_path()
+        if path is not None and is_damage(exc):
+            return damaged_message(path)
         if "readonly" in message or "read-only" in message:
             return f"the leaderboard {where} is read-only ({message})"
         return f"leaderboard {where}: {message}"
@@ -348,14 +377,50 @@ class Store:
             rows = list(s.scalars(query).all())
         return sorted(rows, key=lambda r: r.id)
 
-    def artifacts_dir(self) -> Path:
-        """Where saved models go: beside a SQLite file, else leaderboards/models (or $MNISTBENCH_ARTIFACTS)."""
-        if os.environ.get("MNISTBENCH_ARTIFACTS"):
-            return Path(os.environ["MNISTBENCH_ARTIFACTS"])
+    def _sqlite_path(self) -> Path | None:
         database = make_url(self.url).database if self.is_sqlite else None
         if database and database != ":memory:" and not database.startswith("file:"):
-            return Path(database).expanduser().parent / "models"
-        return DEFAULT_DB.parent / "models"
+            return Path(database).expanduser().absolute()
+        return None
+
+    def board_key(self) -> str:
+        """A folder name of this board's own, so that two boards in one folder never share a model file:
+        a SQLite file's stem, else the database's host and name."""
+        path = self._sqlite_path()
+        if path is not None:
+            return path.stem
+        url = make_url(self.url)
+        raw = f"{url.get_backend_name()}-{url.host or 'local'}-{url.port or ''}-{url.database or 'memory'}"
+        return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)
+
+    def _folder(self, kind: str) -> Path:
+        path = self._sqlite_path()
+        base = path.parent if path is not None else DEFAULT_DB.parent.absolute()
+        return base / kind / self.board_key()
+
+    def artifacts_dir(self) -> Path:
+        """Where this board's saved models go: models/<board>/ beside a SQLite file, else under
+        leaderboards/, or $MNISTBENCH_ARTIFACTS/<board>/. Rows record a model's path relative to it."""
+        if os.environ.get("MNISTBENCH_ARTIFACTS"):
+            return Path(os.environ["MNISTBENCH_ARTIFACTS"]).expanduser().absolute() / self.board_key()
+        return self._folder("models")
+
+    def figures_dir(self) -> Path:
+        return self._folder("figures")
+
+    def model_file(self, run) -> Path | None:
+        """The file of a run's saved model, wherever the command runs: relative paths are the board's
+        artifacts folder's (older boards recorded them relative to the working directory)."""
+        if not run.model_path:
+            return None
+        recorded = Path(run.model_path)
+        if recorded.is_absolute():
+            return recorded
+        candidates = [self.artifacts_dir() / recorded, recorded]
+        path = self._sqlite_path()
+        if path is not None:
+            candidates.append(path.parent.parent / recorded)  # leaderboards/models/run-N.keras, from the repo root
+        return next((c for c in candidates if c.exists()), candidates[0])
 
     def integrity_check(self) -> str:
         if not self.is_sqlite:

@@ -19,7 +19,7 @@ import numpy as np
 from . import data as data_mod
 from .artifacts import evaluate, save_model
 from .backend import keras, tf
-from .config import TrainConfig
+from .config import Recipe, TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError, TrainingFailed
 from .models import builder_options, create_model, get_spec, parameter_counts
@@ -73,26 +73,29 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def augmenter() -> keras.Sequential:
-    """The seed's ImageDataGenerator ranges as preprocessing layers, so they run on a GPU too."""
+def augmenter(recipe: Recipe | None = None) -> keras.Sequential:
+    """The recipe's augmentation ranges (the seed's ImageDataGenerator ones by default) as preprocessing
+    layers, so they run on a GPU too."""
+    r = recipe or Recipe()
     fill = {"fill_mode": "nearest"}
     return keras.Sequential([
-        keras.layers.RandomRotation(15 / 360, **fill),  # factor is a fraction of a full turn
-        keras.layers.RandomZoom(0.15, **fill),
-        keras.layers.RandomShear(x_factor=0.1, y_factor=0.1, **fill),
-        keras.layers.RandomTranslation(0.1, 0.1, **fill),
+        keras.layers.RandomRotation(r.rotation / 360, **fill),  # factor is a fraction of a full turn
+        keras.layers.RandomZoom(r.zoom, **fill),
+        keras.layers.RandomShear(x_factor=r.shear, y_factor=r.shear, **fill),
+        keras.layers.RandomTranslation(r.shift, r.shift, **fill),
     ], name="augment")
 
 
 def learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """A float, or a per-step schedule for onecycle/cosine (warm up over the first 20 % for onecycle)."""
+    """A float, or a per-step schedule for onecycle/cosine (onecycle warms up over the recipe's `warmup`)."""
     r = config.recipe
     total = max(1, r.epochs * steps_per_epoch)
     if r.schedule == "cosine":
         return keras.optimizers.schedules.CosineDecay(r.lr, decay_steps=total, alpha=0.01)
     if r.schedule == "onecycle":
-        warmup = max(1, int(0.2 * total))
-        return keras.optimizers.schedules.CosineDecay(r.lr / 10, decay_steps=total - warmup, alpha=0.001,
+        warmup = max(1, int(r.warmup * total))
+        # A run of a single step (a tiny --train-size) still gets a schedule: at least one step to decay.
+        return keras.optimizers.schedules.CosineDecay(r.lr / 10, decay_steps=max(1, total - warmup), alpha=0.001,
                                                       warmup_target=r.lr, warmup_steps=warmup)
     return r.lr
 
@@ -105,7 +108,7 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     if r.optimizer == "adamw":
         return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4)
     if r.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True)
+        return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True)
     return keras.optimizers.RMSprop(lr)
 
 
@@ -195,10 +198,12 @@ def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
         # Best weights are restored by _Recorder, which also covers Ctrl-C.
         out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=r.patience, mode="max"))
     if "reduce_lr" in r.callbacks:
-        out.append(keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=0.95, patience=10, min_lr=1e-4))
+        out.append(keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=r.reduce_lr_factor,
+                                                     patience=r.reduce_lr_patience, min_lr=r.min_lr))
     if "decay" in r.callbacks:
         base = r.lr
-        out.append(keras.callbacks.LearningRateScheduler(lambda epoch: base * 0.995 ** epoch))  # the seed's
+        rate = r.decay_rate
+        out.append(keras.callbacks.LearningRateScheduler(lambda epoch: base * rate ** epoch))  # the seed's
     return out
 
 
@@ -228,6 +233,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     columns = dict(benchmark=config.benchmark, model=config.model, config=recorded, params_total=params_total,
                    params_trainable=params_trainable, labels_used=split.labels_used, batch_size=r.batch_size,
                    seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}))
+    run = None
     try:
         with store.recording(**columns) as run:
             return _fit_and_evaluate(config, split, net, store, run, recorded, observer=observer,
@@ -235,14 +241,17 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     except (KeyboardInterrupt, MnistbenchError):
         raise
     except Exception as exc:  # recorded as failed by the recording; one line for the user
-        raise TrainingFailed(f"training failed: {exc.__class__.__name__}: {exc}") from exc
+        first = (str(exc).strip().splitlines() or [""])[0][:300]  # TensorFlow's messages run to 90 lines
+        where = f"run {run.run_id}" if run is not None else "training"
+        show = f" (the whole error: `mnistbench show {run.run_id}`)" if run is not None else ""
+        raise TrainingFailed(f"{where} failed: {exc.__class__.__name__}: {first}{show}") from exc
 
 
 def _fit_and_evaluate(config: TrainConfig, split, net, store: Store, run, recorded: dict, *, observer,
                       artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
-    fit_model = keras.Sequential([augmenter(), net]) if r.augment else net
+    fit_model = keras.Sequential([augmenter(r), net]) if r.augment else net
     if r.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
@@ -285,10 +294,12 @@ def _fit_and_evaluate(config: TrainConfig, split, net, store: Store, run, record
 
     model_path = None
     if config.save_model and recorder.epochs_done:
-        folder = Path(artifacts_dir or store.artifacts_dir())
+        folder = Path(artifacts_dir).absolute() if artifacts_dir else store.artifacts_dir()
         target = folder / f"run-{run.run_id}.keras"
         try:
-            run.set(model_path=str(target), model_sha256=save_model(net, target))
+            sha = save_model(net, target)
+            # Relative to the board's own folder, so verify works from any directory.
+            run.set(model_path=str(target if artifacts_dir else target.relative_to(folder)), model_sha256=sha)
             model_path = str(target)
         except OSError as exc:  # the run and its test accuracy are recorded all the same
             run.set(flags="model not saved")

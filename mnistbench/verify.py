@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -31,10 +30,14 @@ def verify_run(store, run_id: int, mnist) -> Verification:
     run = store.get_run(run_id)
     if run.members:
         raise MnistbenchError(f"run {run_id} is an ensemble; verify its members {run.members} instead")
+    if not run.model_path:  # nothing was saved: nothing to check, and no reason to doubt the run
+        why = "it is a labels run" if run.benchmark == "labels" else "it was trained with --no-save-model" \
+            if run.status == "finished" else f"it ended {run.status}"
+        raise MnistbenchError(f"run {run_id} has no saved model to verify ({why})")
     result = Verification(run_id, "verified")
-    path = Path(run.model_path) if run.model_path else None
-    if path is None or not path.exists():
-        result.problems.append(f"model file {run.model_path or '(none recorded)'} is missing")
+    path = store.model_file(run)
+    if not path.exists():
+        result.problems.append(f"model file {path} is missing")
     else:
         if sha256_file(path) != run.model_sha256:
             result.problems.append("model file's SHA-256 differs from the recorded one")

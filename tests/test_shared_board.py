@@ -81,7 +81,7 @@ def test_verify_catches_tampering(tmp_path, real_mnist_path, db_url):
     assert bad.exit_code == 1 and "test accuracy: recorded 0.999" in bad.stderr
     assert Store(db_url).get_run(1).verification == "mismatch"
 
-    path = tmp_path / "models" / "run-1.keras"
+    path = tmp_path / "models" / "board" / "run-1.keras"  # $MNISTBENCH_ARTIFACTS/<board>/
     path.write_bytes(path.read_bytes()[:-100] + b"\x00" * 100)  # a tampered model file
     bad = runner.invoke(app, ["verify", "1", *args])
     assert bad.exit_code == 1 and "SHA-256" in bad.stderr

@@ -114,6 +114,6 @@ def test_sweep_show_cli(tiny_mnist, db_url, tmp_path):
     result = CliRunner().invoke(app, ["sweep", "show", "v", "--db", db_url], env={"COLUMNS": "150"})
     assert result.exit_code == 0, result.stderr
     assert "best trials" in result.stdout and "parallel coordinates:" in result.stdout
-    assert (tmp_path / "figures" / "sweep-v.png").exists()
+    assert (tmp_path / "figures" / "board" / "sweep-v.png").exists()
     bad = CliRunner().invoke(app, ["sweep", "show", "missing", "--db", db_url])
     assert bad.exit_code == 1 and bad.stderr.strip() == "error: no sweep named 'missing'"

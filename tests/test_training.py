@@ -197,3 +197,20 @@ def test_thread_placement_is_recorded(tiny_mnist, db_url, spread):
     assert recorded["spread_threads"] is spread
     if not spread:
         assert recorded["threads_pinned"] == 0
+
+
+def test_the_recipe_sets_the_augmentation_ranges():
+    layers = training.augmenter(Recipe(rotation=30, zoom=0.05, shear=0.2, shift=0.02)).layers
+    assert layers[0].factor == pytest.approx((-30 / 360, 30 / 360)) or layers[0].factor == pytest.approx(30 / 360)
+    assert [type(layer).__name__ for layer in layers] == ["RandomRotation", "RandomZoom", "RandomShear",
+                                                          "RandomTranslation"]
+    assert layers[3].height_factor == pytest.approx(0.02) or layers[3].height_factor == pytest.approx((-0.02, 0.02))
+
+
+@pytest.mark.parametrize("train_size", [10, 32])
+def test_a_single_step_one_cycle_run_trains(train_size, db_url):
+    """One step in all (tiny data, a batch larger than it): the one-cycle schedule still has a step to decay."""
+    mnist = make_tiny_mnist()
+    result = training.train(config(epochs=1, schedule="onecycle", callbacks=(), save_model=False,
+                                   train_size=train_size), mnist, Store(db_url))
+    assert result.status == "finished" and result.epochs_run == 1

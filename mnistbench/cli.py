@@ -134,6 +134,8 @@ def train(
     steps_per_execution: Annotated[Optional[int], typer.Option(
         help="Training steps per call into TensorFlow; same results, faster for small nets (default: the recipe's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seeds weights, shuffling and the validation split (default: 0).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(
+        help="Several seeds, each its own run, in one command: 0,1,2 or 0-4; then their mean ± std.")] = None,
     train_size: Annotated[Optional[int], typer.Option(help="Train on a stratified subset of N images.")] = None,
     val_size: Annotated[Optional[int], typer.Option(
         help=f"Validation images held out of the training set (default: {DEFAULT_VAL_SIZE}).")] = None,
@@ -149,11 +151,18 @@ def train(
     data: DataOption = None,
 ):
     """Train a zoo model, evaluate it once on the test set, and record the run."""
-    from .config import Recipe, TrainConfig, override, parse_settings  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
+    from .config import Recipe, TrainConfig, override, parse_seeds, parse_settings  # noqa: PLC0415
     from .data import load_mnist  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
 
     recipe_settings, model_settings = parse_settings(settings, Recipe)  # a typo fails before anything loads
+    seed_list = parse_seeds(seeds)
+    if seed_list and seed is not None:
+        raise ConfigError("give --seed or --seeds, not both")
+    if seed_list and find_smallest:
+        raise ConfigError("--find-smallest searches with one seed; run it with --seed")
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
@@ -190,18 +199,36 @@ def train(
         console.print(f"smallest reaching {target:.2f} % on validation: width {outcome.best.width}, run "
                       f"{outcome.test_run_id}, test accuracy {100 * outcome.test_accuracy:.2f} %")
         return
-    with RichProgress(console) as progress:
-        result = run_training(config, mnist, store, observer=progress)
-    acc = "–" if result.test_accuracy is None else f"{100 * result.test_accuracy:.2f} %"
-    val = "–" if result.val_accuracy is None else f"{100 * result.val_accuracy:.2f} %"
-    console.print(f"run {result.run_id} {result.status}: test accuracy {acc} (best val {val}), "
-                  f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} epochs "
-                  f"in {result.train_seconds:.1f} s")
-    if result.model_path is None and save_model:
-        typer.echo(f"warning: run {result.run_id}'s model was not saved (see `mnistbench show {result.run_id}`)",
-                   err=True)
-    if result.status == "interrupted":
-        raise typer.Exit(130)
+    results = []
+    for one in ([replace(config, seed=s) for s in seed_list] if seed_list else [config]):
+        with RichProgress(console) as progress:
+            result = run_training(one, mnist, store, observer=progress)
+        results.append(result)
+        acc = "–" if result.test_accuracy is None else f"{100 * result.test_accuracy:.2f} %"
+        val = "–" if result.val_accuracy is None else f"{100 * result.val_accuracy:.2f} %"
+        console.print(f"run {result.run_id} {result.status} (seed {one.seed}): test accuracy {acc} (best val {val}), "
+                      f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} epochs "
+                      f"in {result.train_seconds:.1f} s")
+        if result.model_path is None and save_model:
+            typer.echo(f"warning: run {result.run_id}'s model was not saved (see `mnistbench show "
+                       f"{result.run_id}`)", err=True)
+        if result.status == "interrupted":
+            raise typer.Exit(130)
+    if len(results) > 1:
+        _say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
+                  [r.run_id for r in results])
+
+
+def _say_mean(console, accuracies: list, seconds: list, run_ids: list) -> None:
+    import statistics  # noqa: PLC0415
+
+    values = [100 * a for a in accuracies if a is not None]
+    if not values:
+        return
+    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
+    console.print(f"runs {', '.join(map(str, run_ids))}: mean test accuracy {statistics.fmean(values):.2f} %{spread} "
+                  f"(n={len(values)}, worst {min(values):.2f} %), {statistics.fmean(seconds):.1f} s of training each "
+                  f"on average")
 
 
 @app.command()
@@ -218,15 +245,22 @@ def labels(
     model: Annotated[Optional[str], typer.Option(help="The CNN that supervised and cluster train (default: medium).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="CNN epochs (default: the method's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seeds selection and training (default: 0).")] = None,
+    seeds: Annotated[Optional[str], typer.Option(
+        help="Several seeds, each its own run, in one command: 0,1,2 or 0-4; then their mean ± std.")] = None,
     settings: SetOption = None,
     show: Annotated[bool, typer.Option("--show", help="Write a PNG grid of the chosen images and their labels.")] = False,
     db: DbOption = None,
     data: DataOption = None,
 ):
     """Minimum labels: choose k training images, learn from their labels, evaluate once on the test set."""
-    from .config import LabelsConfig, parse_settings  # noqa: PLC0415
+    from dataclasses import replace  # noqa: PLC0415
+
+    from .config import LabelsConfig, parse_seeds, parse_settings  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
 
+    seed_list = parse_seeds(seeds)
+    if seed_list and seed is not None:
+        raise ConfigError("give --seed or --seeds, not both")
     chosen, unknown = parse_settings(settings, LabelsConfig)
     if unknown:
         raise ConfigError(f"--set {next(iter(unknown))}: not a field of the labels config")
@@ -244,16 +278,22 @@ def labels(
         get_spec(config.model)
     mnist = load_mnist(data)
     console = _console()
-    console.print(f"labels: k={config.k}, select={config.select}, method={config.method}")
-    started = time.perf_counter()
-    result = run_labels(config, mnist, store, show_dir=store.figures_dir() if show else None,
-                        say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
-    chosen = result.selection
-    console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from "
-                  f"{config.k} labels ({chosen.flag}; selection read {chosen.labels_read:,} labels in "
-                  f"{chosen.seconds:.2f} s; {result.train_seconds:.1f} s in all)")
-    if result.grid_path:
-        console.print(f"chosen images: {result.grid_path}")
+    results = []
+    for one in ([replace(config, seed=s) for s in seed_list] if seed_list else [config]):
+        console.print(f"labels: k={one.k}, select={one.select}, method={one.method}, seed {one.seed}")
+        started = time.perf_counter()
+        result = run_labels(one, mnist, store, show_dir=store.figures_dir() if show else None,
+                            say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
+        results.append(result)
+        picked = result.selection
+        console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from "
+                      f"{one.k} labels ({picked.flag}; selection read {picked.labels_read:,} labels in "
+                      f"{picked.seconds:.2f} s; {result.train_seconds:.1f} s in all)")
+        if result.grid_path:
+            console.print(f"chosen images: {result.grid_path}")
+    if len(results) > 1:
+        _say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
+                  [r.run_id for r in results])
 
 
 @app.command()
@@ -345,6 +385,10 @@ def board(
         help="Show the first N rows (default: 20 in a table, all in csv/json/markdown).")] = None,
     time_to: Annotated[Optional[float], typer.Option(
         "--time-to", help="accuracy: rank by training seconds to 99 or 99.5 % validation accuracy.")] = None,
+    by_config: Annotated[bool, typer.Option(
+        "--by-config", help="Rank configurations by their mean over seeds (± std, n) instead of single runs.")] = False,
+    min_seeds: Annotated[Optional[int], typer.Option(
+        help="With --by-config (implied): only configurations with at least N seeds.")] = None,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     db: DbOption = None,
 ):
@@ -358,11 +402,21 @@ def board(
         fail(f"--target is a percentage between 0 and 100, got {target}")
     if top is not None and top < 1:
         fail(f"--top must be at least 1, got {top}")
+    if min_seeds is not None and min_seeds < 1:
+        fail(f"--min-seeds must be at least 1, got {min_seeds}")
     if top is None and format == Format.table:
         top = 20  # a terminal shows a leaderboard's head; exports carry every row
     runs = _reader(db).runs()
-    tables = boards(runs, which.value if which else None, target=None if target is None else target / 100,
-                    top=top, time_to=time_to)
+    goal = None if target is None else target / 100
+    if by_config or min_seeds is not None:
+        if time_to is not None:
+            fail("--time-to ranks single runs; leave out --by-config/--min-seeds")
+        from .aggregate import by_config_boards  # noqa: PLC0415
+
+        tables = by_config_boards(runs, which.value if which else None, target=goal, top=top,
+                                  min_seeds=min_seeds or 1)
+    else:
+        tables = boards(runs, which.value if which else None, target=goal, top=top, time_to=time_to)
     emit(tables, format.value, _console())
 
 

@@ -400,3 +400,26 @@ def _typed(name: str, raw: str, f):
         return raw
     except ValueError:
         raise ConfigError(f"--set {name}={raw}: not a valid {type(default).__name__}") from None
+
+
+def parse_seeds(text: str | None) -> tuple[int, ...] | None:
+    """`--seeds 0,1,2` or `--seeds 0-4`: distinct seeds in the order given; None when not given."""
+    if text is None:
+        return None
+    seeds: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        try:
+            if "-" in part[1:]:
+                low, high = (int(v) for v in part.split("-", 1))
+                seeds.extend(range(low, high + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise ConfigError(f"--seeds takes a comma list or a range such as 0,1,2 or 0-4, got {text!r}") from None
+    if not seeds:
+        raise ConfigError(f"--seeds names no seed: {text!r}")
+    for seed in seeds:
+        _within(seed, 0, 2**32 - 1, "--seeds")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"--seeds names a seed twice: {text!r}")
+    return tuple(seeds)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
-
 from . import data as data_mod
 from .artifacts import evaluate, save_model
 from .backend import keras, tf

@@ -55,6 +55,19 @@ def db_url(tmp_path):
 
 
 @pytest.fixture
+def board(tmp_path):
+    """A SQLite board holding one finished run, which bad input must leave in place."""
+    from mnistbench.store import Store
+
+    url = f"sqlite:///{tmp_path / 'board.db'}"
+    store = Store(url)
+    run_id = store.start_run(benchmark="accuracy", model="baseline", params_total=62_834)
+    store.finish_run(run_id, "finished", test_accuracy=0.99)
+    store.close()
+    return url
+
+
+@pytest.fixture
 def real_mnist_path():
     if not REAL_MNIST.exists():
         pytest.skip("the shared MNIST file is not here")

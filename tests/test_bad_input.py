@@ -13,16 +13,6 @@ from mnistbench.store import Store
 runner = CliRunner()
 
 
-@pytest.fixture
-def board(tmp_path):
-    url = f"sqlite:///{tmp_path / 'board.db'}"
-    store = Store(url)
-    run_id = store.start_run(benchmark="accuracy", model="baseline", params_total=62_834)
-    store.finish_run(run_id, "finished", test_accuracy=0.99)
-    store.close()
-    return url
-
-
 def files(tmp_path):
     (tmp_path / "truncated.npz").write_bytes(b"PK\x03\x04\x14\x00\x00\x00")
     np.savez(tmp_path / "flat.npz", x_train=np.zeros((10, 784), np.uint8), y_train=np.zeros(10, np.uint8),

@@ -280,3 +280,108 @@ def test_sigkill_during_training_leaves_a_run_that_the_next_command_marks(db_url
     process.wait()
     [run] = Store(db_url).runs()  # opening the board reaps
     assert run.status == "interrupted" and "killed or crashed" in run.error and run.epochs_run >= 1
+
+
+@pytest.mark.parametrize("stage", ["evaluation", "saving"])
+def test_sigterm_after_training_still_records_the_run(db_url, real_mnist_path, monkeypatch, stage):
+    """SIGTERM while the test set is evaluated or the model saved: the run ends `interrupted`, never lost."""
+    import signal
+
+    from mnistbench import training
+
+    target = {"evaluation": "evaluate", "saving": "save_model"}[stage]
+    real = getattr(training, target)
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(training, target, terminated)
+    result = invoke(*TINY_RUN, "--db", db_url, "--data", real_mnist_path)
+    assert result.exit_code == 130 and "Traceback" not in result.stderr + result.stdout
+    [run] = Store(db_url).runs()
+    assert run.status == "interrupted" and run.error == "terminated (SIGTERM)" and run.epochs_run == 1
+
+
+def test_sigterm_while_the_run_is_recorded_lets_the_record_finish(db_url, monkeypatch):
+    """SIGTERM during the final write: the write completes first, then the process ends as terminated."""
+    import signal
+
+    from mnistbench.recording import Terminated
+
+    store = Store(db_url)
+    real = store.finish_run
+
+    def finish_under_fire(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "finish_run", finish_under_fire)
+    with pytest.raises(Terminated):
+        with store.recording(benchmark="accuracy", model="fast") as run:
+            run.set(test_accuracy=0.97)
+    recorded = Store(db_url).get_run(run.run_id)
+    assert recorded.status == "finished" and recorded.test_accuracy == 0.97
+
+
+def test_full_figures_and_cache_disks_keep_the_run(tmp_path, real_mnist_path, disk, monkeypatch):
+    small = disk("64k", name="boards")
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    (tmp_path / "figures").symlink_to(small.path)  # the figures folder lives on the small disk
+    small.fill()
+    result = invoke("labels", "--k", 10, "--show", "--db", url, "--data", real_mnist_path)
+    assert result.exit_code == 0, result.stderr
+    assert "could not write the picture" in result.stdout
+    assert Store(url).runs()[0].status == "finished"
+    cache = disk("64k")
+    cache.fill()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache.path))
+    one_line(invoke("data", "import", real_mnist_path), "cannot write the cache", "No space left")
+    assert not list(cache.path.rglob("*.tmp.npz"))  # no half file left in the cache
+
+
+def test_nonsense_database_urls_are_one_line(tmp_path):
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(url=st.one_of(st.text(min_size=1, max_size=30),
+                         st.sampled_from(["postgresql+psycopg://u:p@127.0.0.1:1/x", "mysql://nobody@127.0.0.1:1/x",
+                                          "sqlite:////proc/no/such/board.db", "nosuchdialect://x",
+                                          f"sqlite:///{tmp_path / 'a-file' / 'b.db'}"])))
+    def check(url):
+        (tmp_path / "a-file").write_text("a file, not a folder")
+        result = runner.invoke(app, ["runs", "--db", url])
+        if result.exit_code == 0:  # some text is a fine SQLite file name: it makes a board there
+            return
+        assert result.exit_code == 1, (url, result.stdout)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (url, result.stderr)
+
+    os.chdir(tmp_path)
+    check()
+
+
+def _postgres_restart(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        data = conn.execute(text("SHOW data_directory")).scalar()
+    engine.dispose()
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", f"{bins[-1]} -D {data} -w -m fast restart"],
+                   check=True, capture_output=True)
+
+
+def test_a_postgres_restart_in_the_middle_of_a_run_loses_nothing(any_db_url):
+    if not any_db_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only")
+    store = Store(any_db_url)
+    with store.recording(benchmark="accuracy", model="fast") as run:
+        store.add_epoch(run.run_id, epoch=1, loss=0.5, val_accuracy=0.9)
+        _postgres_restart(any_db_url)  # every pooled connection is now dead
+        store.add_epoch(run.run_id, epoch=2, loss=0.4, val_accuracy=0.95)  # reconnects
+        run.set(test_accuracy=0.96)
+    recorded = Store(any_db_url).get_run(run.run_id, with_epochs=True)
+    assert recorded.status == "finished" and recorded.test_accuracy == 0.96 and len(recorded.epochs) == 2

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -15,16 +14,6 @@ from mnistbench.store import Store
 
 runner = CliRunner()
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-
-
-@pytest.fixture
-def board(tmp_path):
-    url = f"sqlite:///{tmp_path / 'board.db'}"
-    store = Store(url)
-    run_id = store.start_run(benchmark="accuracy", model="baseline", params_total=62_834)
-    store.finish_run(run_id, "finished", test_accuracy=0.99)
-    store.close()
-    return url
 
 
 def one_line_and_intact(args, board):

@@ -27,10 +27,10 @@ def test_store_basics_on_every_backend(any_db_url):
     assert json.loads(result.stdout)["params"]["rows"][0]["params"] == 1610
 
 
-def test_four_writers_at_once(any_db_url):
+def test_four_writers_at_once_with_a_reader(any_db_url):
     Store(any_db_url)  # create the schema before the writers race
-    seconds, errors = record_concurrently(any_db_url)
-    assert errors == []
+    seconds, errors, reads = record_concurrently(any_db_url, processes=4, runs=50, readers=1)
+    assert errors == [] and reads["read_errors"] == [] and reads["reads"] >= 1
     runs = Store(any_db_url).runs()
     assert len(runs) == 200 and all(r.status == "finished" for r in runs)
     assert sorted(len(Store(any_db_url).get_run(r.id, with_epochs=True).epochs) for r in runs) == [3] * 200

@@ -124,7 +124,7 @@ def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, featur
     pseudo[oracle.indices] = oracle.labels()
     keep[oracle.indices] = True
     epochs = config.epochs or 3
-    labels, use = pseudo, keep
+    labels, use, fitted = pseudo, keep, None
     for round_ in range(config.self_training_rounds):
         if round_:
             # The cores taught the last CNN; now it labels the clusters' fringes, where the clustering

@@ -1,0 +1,116 @@
+"""Seeds aggregated: runs of one configuration grouped, and ranked by their mean, so that a lucky seed
+no longer outranks a reproducible recipe.
+
+A configuration is everything a run was told except its seed: the benchmark, the model and its builder
+options, the whole recipe and data settings (training), or the labels config. What a run *measured*
+(seconds, threads pinned, the images it chose) is not part of it. Each seed counts once: a seed run
+twice contributes its latest run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+
+from .boards import TAIL_COLUMNS, Board, Column
+from .config import LabelsConfig
+
+# Written into a run's config by the run itself, not chosen by the user.
+_MEASURED = {"seed", "threads_pinned", "model_not_saved"}
+
+
+def configuration(run) -> dict:
+    """The part of a run's stored config that says how it was made, without its seed."""
+    config = dict(run.config or {})
+    if run.benchmark == "labels":
+        config = {k: v for k, v in config.items() if k in LabelsConfig.__dataclass_fields__}
+    config = {k: v for k, v in config.items() if k not in _MEASURED and not k.endswith("_seconds")}
+    return {"benchmark": run.benchmark, "model": run.model, **config}
+
+
+@dataclass
+class Group:
+    configuration: dict
+    runs: list  # one per seed, in seed order
+
+    @property
+    def n(self) -> int:
+        return len(self.runs)
+
+    def _values(self, name: str) -> list[float]:
+        return [getattr(r, name) for r in self.runs if getattr(r, name) is not None]
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self._values("test_accuracy"))
+
+    @property
+    def std(self) -> float | None:
+        values = self._values("test_accuracy")
+        return statistics.stdev(values) if len(values) > 1 else None
+
+    @property
+    def worst(self) -> float:
+        return min(self._values("test_accuracy"))
+
+    @property
+    def mean_seconds(self) -> float | None:
+        values = self._values("train_seconds")
+        return statistics.fmean(values) if values else None
+
+
+def groups(runs, benchmarks: set[str]) -> list[Group]:
+    """Finished runs of `benchmarks` with a test accuracy, grouped by configuration (latest run per seed)."""
+    found: dict[str, dict] = {}
+    for run in sorted(runs, key=lambda r: r.id):
+        if run.status != "finished" or run.test_accuracy is None or run.benchmark not in benchmarks or run.members:
+            continue
+        key = json.dumps(configuration(run), sort_keys=True, default=str)
+        found.setdefault(key, {})[run.seed] = run  # a later run of the same seed replaces the earlier
+    return [Group(json.loads(key), [by_seed[s] for s in sorted(by_seed, key=lambda s: (s is None, s))])
+            for key, by_seed in found.items()]
+
+
+COLUMNS = [Column("rank", "#", "int"), Column("model", "model"), Column("runs", "runs"), Column("n", "seeds", "int"),
+           Column("mean", "mean test acc", "pct"), Column("std", "± std", "pct"), Column("worst", "worst", "pct")]
+
+
+def _row(group: Group, rank) -> dict:
+    first = group.runs[0]
+    return {"rank": rank, "model": first.model, "runs": ",".join(str(r.id) for r in group.runs), "n": group.n,
+            "mean": group.mean, "std": group.std, "worst": group.worst, "params": first.params_total,
+            "labels": first.labels_used, "train_seconds": group.mean_seconds, "device": first.device,
+            "flags": first.flags or "", "verified": "", "date": first.created_at.strftime("%Y-%m-%d")
+            if first.created_at else "", "seeds": [r.seed for r in group.runs]}
+
+
+def by_config_boards(runs, which: str | None = None, *, target: float | None = None, top: int | None = None,
+                     min_seeds: int = 1) -> list[Board]:
+    """The boards ranked by configuration: accuracy by mean; params and labels by the fewest parameters or
+    labels among configurations whose *mean* reaches the target, each with at least `min_seeds` seeds."""
+    out = []
+    for name in ([which] if which else ["accuracy", "params", "labels"]):
+        benchmarks = {"params": {"accuracy", "params"}}.get(name, {name})
+        kept = [g for g in groups(runs, benchmarks) if g.n >= min_seeds]
+        caption = f"mean over seeds; configurations with at least {min_seeds} seed{'s' * (min_seeds > 1)}"
+        if name == "accuracy":
+            ranked = sorted(kept, key=lambda g: (-g.mean, g.runs[0].id))
+            extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
+            title = "Maximum accuracy, by configuration"
+        elif name == "params":
+            goal = 0.99 if target is None else target
+            ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].params_total),
+                            key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
+            extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
+            title, caption = "Minimum parameters, by configuration", f"fewest parameters whose {caption} reach {goal:.2%}"
+        else:
+            goal = 0.95 if target is None else target
+            ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].labels_used is not None),
+                            key=lambda g: (g.runs[0].labels_used, -g.mean, g.runs[0].id))
+            extra = [Column("labels", "labels", "int"), Column("train_seconds", "mean train s", "seconds")]
+            title, caption = "Minimum labels, by configuration", f"fewest labels whose {caption} reach {goal:.2%}"
+        rows = [_row(g, i) for i, g in enumerate(ranked[:top] if top else ranked, 1)]
+        out.append(Board(f"{name}-by-config", title, [*COLUMNS, *extra, Column("device", "device"),
+                                                       *TAIL_COLUMNS[:1], TAIL_COLUMNS[-1]], rows, caption))
+    return out

@@ -482,23 +482,39 @@ def _repeat_command(run) -> str:
 
 @app.command()
 @friendly
-def models(pattern: Annotated[str, typer.Argument(help="A glob over model names.")] = "*"):
+def models(pattern: Annotated[str, typer.Argument(help="A glob over model names.")] = "*",
+           wide: Annotated[bool, typer.Option("--wide", help="Every width on its own row, and the sources.")] = False):
     """List the model zoo with parameter counts computed from the built models."""
     from rich.table import Table  # noqa: PLC0415
 
     from .models import create_model, get_spec, list_models, parameter_counts  # noqa: PLC0415
 
+    console = _console()
     table = Table(title="Model zoo", title_justify="left")
-    for header, justify in (("model", "left"), ("width", "right"), ("params", "right"),
-                            ("board", "left"), ("description", "left"), ("source", "left")):
-        table.add_column(header, justify=justify)
+    table.add_column("model", no_wrap=True, min_width=8)
+    table.add_column("width" if wide else "widths", justify="right", no_wrap=True, min_width=6)
+    table.add_column("params", justify="right", no_wrap=True, min_width=11)
+    table.add_column("board", no_wrap=True, min_width=8)
+    # One line a model: the description is cut to what the terminal leaves (48 columns go to the rest of
+    # the table, so 32 in 80 columns); --wide shows it whole.
+    table.add_column("description", no_wrap=not wide, overflow="fold" if wide else "ellipsis",
+                     max_width=None if wide else max(20, min(console.width, 200) - 49))
+    if wide:
+        table.add_column("source")
     for name in list_models(pattern):
         spec = get_spec(name)
-        for width in spec.widths or (None,):
-            built = create_model(name, **({"width": width} if width else {}))
-            table.add_row(name, "" if width is None else str(width), f"{parameter_counts(built)[0]:,}",
-                          spec.benchmark, spec.description, spec.source)
-    _console().print(table)
+        counts = {w: parameter_counts(create_model(name, **({"width": w} if w else {})))[0]
+                  for w in spec.widths or (None,)}
+        if wide:
+            for width, count in counts.items():
+                table.add_row(name, "" if width is None else str(width), f"{count:,}", spec.benchmark,
+                              spec.description, spec.source)
+            continue
+        widths = "" if not spec.widths else f"{min(spec.widths)}-{max(spec.widths)}"
+        low, high = min(counts.values()), max(counts.values())
+        table.add_row(name, widths, f"{low:,}" if low == high else f"{low:,}-{high:,}", spec.benchmark,
+                      spec.description)
+    console.print(table)
 
 
 @app.command()

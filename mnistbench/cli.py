@@ -168,8 +168,13 @@ def train(
     from .progress import RichProgress  # noqa: PLC0415
     from .training import train as run_training  # noqa: PLC0415
 
+    from .backend import unused_gpu_warning  # noqa: PLC0415
+
     name = model or ("shared" if benchmark == TrainBenchmark.params else "baseline")
     spec = get_spec(name)  # an unknown name fails before any data is looked for
+    warning = unused_gpu_warning()
+    if warning:
+        typer.echo(warning, err=True)
     chosen_callbacks = None
     if callbacks is not None:
         chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")

@@ -213,3 +213,23 @@ def test_show_as_command_repeats_the_run_exactly(db_url, real_mnist_path):
                                   ["labels", "--set", "nonsense=1"], ["train", "accuracy", "--set", "lr=nan"]])
 def test_bad_settings_are_one_line(args, db_url):
     one_clear_line(invoke(*args, "--db", db_url))
+
+
+def test_models_fits_80_columns_one_row_per_model():
+    result = runner.invoke(app, ["models"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.rstrip("\n").splitlines()
+    assert max(len(line) for line in lines) <= 80
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) == 7 and any("914-1,936" in row for row in rows) and any("12-26" in row for row in rows)
+
+
+def test_a_gpu_that_tensorflow_cannot_use_is_said_once(monkeypatch):
+    from mnistbench import backend
+
+    if not backend.os.path.exists("/dev/nvidia0"):
+        assert backend.unused_gpu_warning() is None  # no NVIDIA device: nothing to say
+    real = backend.os.path.exists
+    monkeypatch.setattr(backend.os.path, "exists", lambda p: p == "/dev/nvidia0" or real(p))
+    warning = backend.unused_gpu_warning()
+    assert warning.startswith("warning: ") and "\n" not in warning and "CPU" in warning

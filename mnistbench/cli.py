@@ -355,7 +355,7 @@ def sweep(
     from .config import TrainConfig, override  # noqa: PLC0415
     from .data import load_mnist  # noqa: PLC0415
     from .models import get_spec  # noqa: PLC0415
-    from .sweeps import load_space, run_sweep  # noqa: PLC0415
+    from .sweeps import format_params, load_space, run_sweep  # noqa: PLC0415
 
     spec = get_spec(model)
     base = TrainConfig(benchmark=benchmark, model=model, recipe=override(spec.recipe, epochs=epochs), seed=seed,
@@ -372,7 +372,7 @@ def sweep(
     if result.best_params is None:
         fail(f"sweep {label}: no trial finished")
     console.print(f"sweep {label}: {result.trials_done} trials finished, {result.pruned} pruned; best "
-                  f"validation accuracy {100 * result.best_val_accuracy:.2f} % with {result.best_params}; "
+                  f"validation accuracy {100 * result.best_val_accuracy:.2f} % with {format_params(result.best_params)}; "
                   f"its test accuracy (measured once) {100 * result.winner_test_accuracy:.2f} %, run "
                   f"{result.winner_run_id}")
 

@@ -162,6 +162,11 @@ class _PruningObserver:
         return None
 
 
+def format_params(params: dict) -> str:
+    """`lr=0.00312, dense=64, activation=relu`: three significant digits, no dict braces."""
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
+
+
 def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method: str = "bayes",
               space: dict | None = None, prune: bool = True, pruner: str = "median", resume: bool = False,
               observer=None, say=None) -> SweepResult:
@@ -203,7 +208,7 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
         config = replace(base, recipe=replace(base.recipe, **recipe_changes),
                          model_options={**base.model_options, **model_options}, save_model=True)
         watcher = _PruningObserver(trial, observer)
-        say(f"trial {trial.number}: {params}")
+        say(f"trial {trial.number}: {format_params(params)}")
         result = train(config, mnist, store, observer=watcher, evaluate_test=False,
                        extra={"sweep": name, "trial": trial.number})
         trial.set_user_attr("run_id", result.run_id)

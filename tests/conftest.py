@@ -89,7 +89,7 @@ def any_db_url(request, tmp_path):
     from sqlalchemy.engine import make_url
 
     name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", pool_pre_ping=True)  # a test may restart it
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name}"))
     yield make_url(server).set(database=name).render_as_string(hide_password=False)

@@ -117,3 +117,8 @@ def test_sweep_show_cli(tiny_mnist, db_url, tmp_path):
     assert (tmp_path / "figures" / "board" / "sweep-v.png").exists()
     bad = CliRunner().invoke(app, ["sweep", "show", "missing", "--db", db_url])
     assert bad.exit_code == 1 and bad.stderr.strip() == "error: no sweep named 'missing'"
+
+
+def test_trial_parameters_read_as_rounded_settings():
+    assert sweeps.format_params({"lr": 0.0031234, "dense": 64, "activation": "relu"}) == \
+        "lr=0.00312, dense=64, activation=relu"

@@ -101,9 +101,9 @@ def test_unreachable_database_is_one_line(tmp_path):
 
 
 def test_models_lists_counts():
-    result = invoke("models", env={"COLUMNS": "200"})
+    result = invoke("models", "--wide", env={"COLUMNS": "200"})
     assert result.exit_code == 0
-    for text in ("baseline", "62,834", "tuned", "95,488", "deotte", "327,242", "tiny", "1,732"):
+    for text in ("baseline", "62,834", "tuned", "95,488", "deotte", "327,242", "tiny", "1,732", "seed report"):
         assert text in result.stdout
 
 

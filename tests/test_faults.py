@@ -370,8 +370,10 @@ def _postgres_restart(url: str) -> None:
         data = conn.execute(text("SHOW data_directory")).scalar()
     engine.dispose()
     bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    # No pipes: the restarted server inherits pg_ctl's stdout and would hold a pipe open for good.
     subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", f"{bins[-1]} -D {data} -w -m fast restart"],
-                   check=True, capture_output=True)
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                   timeout=120)
 
 
 def test_a_postgres_restart_in_the_middle_of_a_run_loses_nothing(any_db_url):

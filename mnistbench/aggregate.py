@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from .boards import TAIL_COLUMNS, Board, Column
-from .config import LabelsConfig
+from .config import DEFAULT_TARGETS, LabelsConfig
 
 # Written into a run's config by the run itself, not chosen by the user.
 _MEASURED = {"seed", "threads_pinned", "model_not_saved"}
@@ -99,13 +99,13 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
             extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
             title = "Maximum accuracy, by configuration"
         elif name == "params":
-            goal = 0.99 if target is None else target
+            goal = DEFAULT_TARGETS["params"] if target is None else target
             ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].params_total),
                             key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
             extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum parameters, by configuration", f"fewest parameters whose {caption} reach {goal:.2%}"
         else:
-            goal = 0.95 if target is None else target
+            goal = DEFAULT_TARGETS["labels"] if target is None else target
             ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].labels_used is not None),
                             key=lambda g: (g.runs[0].labels_used, -g.mean, g.runs[0].id))
             extra = [Column("labels", "labels", "int"), Column("train_seconds", "mean train s", "seconds")]

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Benchmark
+from .config import DEFAULT_TARGETS, Benchmark
 from .errors import ConfigError
 
-DEFAULT_TARGETS = {"accuracy": None, "params": 0.99, "labels": 0.95}
 BOARDS = Benchmark.values()
 
 
@@ -136,9 +135,10 @@ def boards(runs, which: str | None = None, *, target: float | None = None, top: 
         if name == "accuracy":
             out.append(accuracy_board(runs, top=top, time_to=time_to))
         elif name == "params":
-            out.append(params_board(runs, target=target if target is not None else 0.99, top=top))
+            out.append(params_board(runs, target=target if target is not None else DEFAULT_TARGETS["params"], top=top))
         elif name == "labels":
-            out.extend(labels_boards(runs, target=target if target is not None else 0.95, top=top))
+            out.extend(labels_boards(runs, target=target if target is not None else DEFAULT_TARGETS["labels"],
+                                       top=top))
         else:
             Benchmark.check(name, "board")
     return out

@@ -661,9 +661,11 @@ def db_check(db: DbOption = None,
         return
     if not repair:
         fail(f"{path}: integrity check: {found}; `mnistbench db check --repair` keeps every readable run")
+    import sqlite3  # noqa: PLC0415
+
     try:
         result = rebuild(path)
-    except (OSError, sqlite3_error()) as exc:
+    except (OSError, sqlite3.Error) as exc:
         raise StoreError(f"cannot repair {path}: {exc}") from None
     kept = ", ".join(f"{n} {t}" for t, n in result.rows_kept.items())
     lost = sum(result.rows_lost.values())
@@ -671,12 +673,6 @@ def db_check(db: DbOption = None,
                   f"the damaged file is kept as {result.damaged_copy}")
     if result.verdict_after != "ok":
         raise typer.Exit(1)
-
-
-def sqlite3_error():
-    import sqlite3  # noqa: PLC0415
-
-    return sqlite3.Error
 
 
 def main():  # the console script

@@ -23,11 +23,22 @@ def read_only_uri(path: Path) -> str:
     return uri
 
 
+def _one_line(rows: list) -> str:
+    """SQLite's check results (several rows, some spanning lines, a '*** in database main ***' header) as
+    one line: the first three findings, and how many more there are."""
+    findings = [" ".join(str(r[0]).split()) for r in rows]
+    findings = [f for f in findings if f and not f.startswith("*** in database")]
+    if not findings:
+        return "ok" if rows else "no answer"
+    more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
+    return "; ".join(findings[:3]) + more
+
+
 def verdict(path: Path) -> str:
-    """PRAGMA integrity_check's first line ('ok' for a sound file), or why it could not run."""
+    """PRAGMA integrity_check's findings as one line ('ok' for a sound file), or why it could not run."""
     try:
         with sqlite3.connect(read_only_uri(path), uri=True, timeout=10) as connection:
-            return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
+            return _one_line(connection.execute("PRAGMA integrity_check(100)").fetchall())
     except sqlite3.Error as exc:  # too damaged for the check to finish: SQLite's reason is the verdict
         return str(exc)
 
@@ -47,7 +58,7 @@ def damaged_message(path: Path) -> str:
 def quick_check(connection: sqlite3.Connection) -> str:
     """PRAGMA quick_check's first line: 'ok', or what is wrong (milliseconds on a board of 1,000 runs)."""
     try:
-        return str(connection.execute("PRAGMA quick_check").fetchone()[0])
+        return _one_line(connection.execute("PRAGMA quick_check(100)").fetchall())
     except sqlite3.DatabaseError as exc:
         return str(exc)
 

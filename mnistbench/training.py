@@ -234,7 +234,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     run = None
     try:
         with store.recording(**columns) as run:
-            return _fit_and_evaluate(config, split, net, store, run, recorded, observer=observer,
+            return _fit_and_evaluate(config, split, net, params_total, store, run, recorded, observer=observer,
                                      artifacts_dir=artifacts_dir, evaluate_test=evaluate_test, callbacks=callbacks)
     except (KeyboardInterrupt, MnistbenchError):
         raise
@@ -245,8 +245,8 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         raise TrainingFailed(f"{where} failed: {exc.__class__.__name__}: {first}{show}") from exc
 
 
-def _fit_and_evaluate(config: TrainConfig, split, net, store: Store, run, recorded: dict, *, observer,
-                      artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
+def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store: Store, run, recorded: dict, *,
+                      observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
     fit_model = keras.Sequential([augmenter(r), net]) if r.augment else net
@@ -303,5 +303,5 @@ def _fit_and_evaluate(config: TrainConfig, split, net, store: Store, run, record
             run.set(flags="model not saved")
             recorded["model_not_saved"] = f"{target}: {exc.strerror or exc}"
     return TrainResult(run.run_id, run.status, test_accuracy, best_val, recorder.epochs_done, train_seconds,
-                       eval_seconds, params_total=parameter_counts(net)[0], labels_used=split.labels_used, model_path=model_path,
+                       eval_seconds, params_total=params_total, labels_used=split.labels_used, model_path=model_path,
                        time_to_99=t99[0])

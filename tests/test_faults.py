@@ -387,3 +387,13 @@ def test_a_postgres_restart_in_the_middle_of_a_run_loses_nothing(any_db_url):
         run.set(test_accuracy=0.96)
     recorded = Store(any_db_url).get_run(run.run_id, with_epochs=True)
     assert recorded.status == "finished" and recorded.test_accuracy == 0.96 and len(recorded.epochs) == 2
+
+
+def test_an_integrity_verdict_of_many_rows_is_one_line():
+    from mnistbench.integrity import _one_line
+
+    rows = [("*** in database main ***",), ("Tree 4 page 9 cell 0: invalid page number 1234\nmore",),
+            ("Page 12: never used",), ("Page 13: never used",), ("Page 14: never used",)]
+    assert _one_line(rows) == ("Tree 4 page 9 cell 0: invalid page number 1234 more; Page 12: never used; "
+                               "Page 13: never used (and 1 more)")
+    assert _one_line([("ok",)]) == "ok"

@@ -11,11 +11,11 @@ RESULTS = Path(__file__).parent / "results"
 
 def save(name: str, result) -> Path:
     """Write `result` to benchmarks/results/NAME.json beside the CPU, Python and git commit it ran on."""
-    from mnistbench.environment import cpu_name, git_commit
+    from mnistbench.environment import cpu_flags, cpu_name, git_commit
 
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{name}.json"
-    meta = {"cpu": cpu_name(), "python": platform.python_version(), "git_commit": git_commit()}
+    meta = {"cpu": cpu_name(), "cpu_flags": cpu_flags(), "python": platform.python_version(), "git_commit": git_commit()}
     path.write_text(json.dumps({"machine": meta, "result": result}, indent=2))
     print(f"wrote {path}")
     return path

@@ -542,6 +542,36 @@ def verify(run_id: Annotated[int, typer.Argument(help="The run to check.")], db:
 
 @app.command()
 @friendly
+def flag(run_id: Annotated[int, typer.Argument(help="The run to flag.")],
+         note: Annotated[str, typer.Argument(help="What bends the protocol, shown in the board's flags column.")],
+         db: DbOption = None):
+    """Add a flag to a run (on a class board: the run's owner or the lecturer)."""
+    store = _store(db)
+    run = store.get_run(run_id)
+    note = " ".join(note.split())
+    if not note or "," in note:
+        fail("a flag is a short note without commas, e.g. 'test set seen'")
+    flags = [f for f in (run.flags or "").split(", ") if f]
+    if note not in flags:
+        store.update_run(run_id, flags=", ".join([*flags, note])[:200])
+    _console().print(f"run {run_id} flagged: {', '.join([*flags, note] if note not in flags else flags)}")
+
+
+@app.command()
+@friendly
+def delete(run_id: Annotated[int, typer.Argument(help="The run to remove.")], db: DbOption = None,
+           yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False):
+    """Remove a run and its epochs from the board (on a class board: the lecturer only)."""
+    store = _store(db)
+    run = store.get_run(run_id)
+    if not yes and not typer.confirm(f"delete run {run_id} ({run.benchmark}, {run.model}, owner {run.owner})?"):
+        fail("nothing deleted")
+    store.delete_run(run_id)
+    _console().print(f"run {run_id} deleted")
+
+
+@app.command()
+@friendly
 def ensemble(run_ids: Annotated[list[int], typer.Argument(help="Finished accuracy runs with saved models.")],
              db: DbOption = None, data: DataOption = None):
     """Average the softmax outputs of saved runs, evaluate once on the test set, record the ensemble."""
@@ -633,6 +663,27 @@ def db_upgrade(db: DbOption = None):
         _console().print(f"the leaderboard is already at schema revision {SCHEMA_REVISION}")
     else:
         _console().print(f"migrated the leaderboard from {before} to schema revision {SCHEMA_REVISION}")
+
+
+@db_app.command("setup-class")
+@friendly
+def db_setup_class(
+    students: Annotated[str, typer.Option(help="A file with one student name per line (PostgreSQL role names).")],
+    db: DbOption = None,
+    lecturer: Annotated[str, typer.Option(help="The lecturer's role.")] = "lecturer",
+    reader: Annotated[str, typer.Option(help="The read-only role, for `mnistbench serve`.")] = "board_reader",
+    credentials: Annotated[str, typer.Option(help="Where the logins' URLs go (mode 600).")] = "class-credentials.csv",
+):
+    """Make a PostgreSQL board a class board: a role per student, a lecturer, a reader, row-level security."""
+    from .classroom import read_students, setup_class, write_credentials  # noqa: PLC0415
+    from .schema import default_url  # noqa: PLC0415
+
+    names = read_students(students)
+    logins = setup_class(db or default_url(), names, lecturer=lecturer, reader=reader)
+    path = write_credentials(logins, credentials)
+    created = sum(l.created for l in logins)
+    _console().print(f"class board ready: {len(names)} students, lecturer {lecturer!r}, reader {reader!r} "
+                     f"({created} roles created now); their URLs are in {path} (readable by you only)")
 
 
 @db_app.command("check")

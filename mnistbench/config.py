@@ -147,6 +147,8 @@ class Recipe:
     reduce_lr_patience: int = 10  # ... of this many epochs ...
     min_lr: float = 1e-4  # ... down to this rate
     momentum: float = 0.9  # sgd (Nesterov)
+    beta_1: float = 0.9  # adam/adamw: Keras's defaults; one-epoch recipes do better with shorter memories
+    beta_2: float = 0.999
 
 
 @dataclass
@@ -180,6 +182,8 @@ class TrainConfig:
         _within(r.label_smoothing, 0, 1, "--label-smoothing", upper_open=True)
         _within(r.weight_decay, 0, 1, "weight_decay")
         _within(r.momentum, 0, 1, "momentum", upper_open=True)
+        _within(r.beta_1, 0, 1, "beta_1", upper_open=True)
+        _within(r.beta_2, 0, 1, "beta_2", upper_open=True)
         _within(r.warmup, 0, 1, "warmup", upper_open=True)
         _within(r.decay_rate, 0, 1, "decay_rate", lower_open=True)
         _within(r.reduce_lr_factor, 0, 1, "reduce_lr_factor", lower_open=True, upper_open=True)

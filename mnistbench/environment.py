@@ -20,6 +20,18 @@ def cpu_name() -> str:
     return f"{platform.processor() or platform.machine()} ({os.cpu_count()} cores)"
 
 
+def cpu_flags() -> str:
+    """The vector extensions that decide a CPU's speed at convolutions (AVX2, AVX-512 ...), for naming a
+    machine beside an absolute figure."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "unknown"
+    wanted = [f for f in ("avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile") if f in flags]
+    return " ".join(f.upper() for f in wanted) or "none of AVX/AVX2/AVX-512"
+
+
 def device_name() -> str:
     """The GPU TensorFlow trains on when it sees one, else the CPU model."""
     from .backend import tf  # noqa: PLC0415  (only commands that train ask)

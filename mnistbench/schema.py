@@ -14,7 +14,7 @@ from typing import Protocol
 
 DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
 # The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
-SCHEMA_REVISION = "0002"
+SCHEMA_REVISION = "0003"
 # Our own name for Alembic's version table: Optuna keeps its studies in the same database and
 # uses the default `alembic_version` for its own schema.
 VERSION_TABLE = "mnistbench_schema_version"

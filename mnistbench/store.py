@@ -80,6 +80,9 @@ class Run(Base):
     sweep: Mapped[str | None] = mapped_column(String(100), index=True)
     trial: Mapped[int | None] = mapped_column(Integer)
     members: Mapped[list | None] = mapped_column(JSON)  # run ids of an ensemble
+    # Who recorded it: the database role on PostgreSQL (row-level security compares it with
+    # current_user, see classroom.py), the OS user elsewhere.
+    owner: Mapped[str | None] = mapped_column(String(100), index=True)
 
     epochs: Mapped[list[Epoch]] = relationship(back_populates="run", order_by="Epoch.epoch",
                                                cascade="all, delete-orphan")
@@ -108,7 +111,7 @@ class Epoch(Base):
 RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
 # What a copy of a run gets anew rather than from its source.
 _NOT_COPIED = ("id", "status", "host", "pid", "heartbeat_at", "created_at", "finished_at", "error",
-               "verification", "verification_note")
+               "verification", "verification_note", "owner")
 
 
 def known_revisions() -> set[str]:
@@ -223,6 +226,8 @@ class Store:
             return damaged_message(path)
         if "readonly" in message or "read-only" in message:
             return f"the leaderboard {where} is read-only ({message})"
+        if "permission denied" in message or "row-level security" in message:
+            return f"the database refused ({message}) on {where}: this role may not do that"
         return f"leaderboard {where}: {message}"
 
     def _init_schema(self, allow_upgrade: bool) -> str | None:
@@ -286,18 +291,53 @@ class Store:
         fields.setdefault("pid", os.getpid())
         fields.setdefault("heartbeat_at", utcnow())
         with self._session(write=True) as s:
+            fields.setdefault("owner", self._owner(s))
             run = Run(**fields)
             s.add(run)
             s.flush()
             return run.id
 
+    def _owner(self, session) -> str:
+        if self.is_sqlite:
+            import getpass  # noqa: PLC0415
+
+            try:
+                return getpass.getuser()
+            except (KeyError, OSError):  # a container user without a passwd entry
+                return str(os.getuid())
+        return session.execute(text("SELECT current_user")).scalar_one()
+
     def update_run(self, run_id: int, **fields) -> None:
-        with self._session(write=True) as s:
-            run = s.get(Run, run_id)
-            if run is None:
-                raise RunNotFound(f"no run with id {run_id}")
-            for key, value in fields.items():
-                setattr(run, key, value)
+        owner = None
+        try:
+            with self._session(write=True) as s:
+                run = s.get(Run, run_id)
+                if run is None:
+                    raise RunNotFound(f"no run with id {run_id}")
+                owner = run.owner
+                for key, value in fields.items():
+                    setattr(run, key, value)
+        except StoreError as exc:
+            if "expected to update 1 row" in str(exc):  # row-level security hid the row from UPDATE
+                raise StoreError(f"the database refused to change run {run_id}: it belongs to {owner}, and "
+                                 "only its owner or a lecturer may change it (row-level security)") from None
+            raise
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove a run and its epochs (a lecturer's job on a class board); its saved model stays on disk."""
+        owner = None
+        try:
+            with self._session(write=True) as s:
+                run = s.get(Run, run_id)
+                if run is None:
+                    raise RunNotFound(f"no run with id {run_id}")
+                owner = run.owner
+                s.delete(run)
+        except StoreError as exc:
+            if "expected to delete 1 row" in str(exc) or "permission denied" in str(exc):
+                raise StoreError(f"the database refused to delete run {run_id} (owner {owner}): only a lecturer "
+                                 "may delete runs (row-level security)") from None
+            raise
 
     def finish_run(self, run_id: int, status: str, **fields) -> None:
         """Record how a run ended; `error` defaults to none, which clears a reaper's stale verdict."""

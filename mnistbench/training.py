@@ -102,9 +102,9 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     r = config.recipe
     lr = learning_rate(config, steps_per_epoch)
     if r.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, beta_1=r.beta_1, beta_2=r.beta_2)
     if r.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4)
+        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4, beta_1=r.beta_1, beta_2=r.beta_2)
     if r.optimizer == "sgd":
         return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True)
     return keras.optimizers.RMSprop(lr)

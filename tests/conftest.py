@@ -80,6 +80,16 @@ def any_db_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'board.db'}"
         return
+    yield from _fresh_pg_database()
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database on the server CI started (skipped where there is none)."""
+    yield from _fresh_pg_database()
+
+
+def _fresh_pg_database():
     server = os.environ.get("MNISTBENCH_TEST_PG_URL")
     if not server:
         pytest.skip("no PostgreSQL server (set MNISTBENCH_TEST_PG_URL; .ci/postgres.sh starts one)")

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .config import (DEFAULT_VAL_SIZE, Benchmark, Callback, Features, Format, LabelsMethod, Optimizer,
+from .config import (DEFAULT_VAL_SIZE, Benchmark, Callback, ExportFormat, Features, Format, LabelsMethod, Optimizer,
                      Pruner, Schedule, Selection, Status, SweepMethod, TrainBenchmark)
 
 
@@ -591,32 +591,56 @@ def ensemble(run_ids: Annotated[list[int], typer.Argument(help="Finished accurac
 @friendly
 def export(
     which: Annotated[Optional[Benchmark], typer.Argument(help="One board; every run when left out.")] = None,
-    format: Annotated[Format, typer.Option("--format", "-f")] = Format.csv,
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="html: one self-contained page with "
+                                                 "all three boards, run details and pictures.")] = ExportFormat.csv,
     target: Annotated[Optional[float], typer.Option(help="Board target in %.")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file.")] = None,
     db: DbOption = None,
 ):
-    """Export every run, or one board, as csv, json or markdown."""
-    from pathlib import Path  # noqa: PLC0415
-
+    """Export every run, or one board, as csv, json or markdown; or the whole board as a web page."""
+    from .atomic import write_text_atomically  # noqa: PLC0415
     from .boards import boards, listing  # noqa: PLC0415
     from .render import to_csv, to_json, to_markdown  # noqa: PLC0415
 
     if target is not None and not 0 < target <= 100:
         fail(f"--target is a percentage between 0 and 100, got {target}")
-    runs_found = _reader(db).runs()
-    tables = (boards(runs_found, which.value, target=None if target is None else target / 100) if which
-              else [listing(runs_found)])
-    writer = {"csv": to_csv, "json": to_json, "markdown": to_markdown, "table": to_markdown}[format.value]
-    text = writer(tables)
+    reader = _reader(db)
+    if format == ExportFormat.html:
+        from .schema import default_url, public_url  # noqa: PLC0415
+        from .webboard import html_board  # noqa: PLC0415
+
+        text = html_board(reader, source=public_url(db or default_url()))
+    else:
+        runs_found = reader.runs()
+        tables = (boards(runs_found, which.value, target=None if target is None else target / 100) if which
+                  else [listing(runs_found)])
+        writer = {"csv": to_csv, "json": to_json, "markdown": to_markdown, "table": to_markdown}[format.value]
+        text = writer(tables)
     if output:
-        try:
-            Path(output).write_text(text)
-        except OSError as exc:
-            fail(f"cannot write {output}: {exc.strerror}")
+        write_text_atomically(output, text)
         _console().print(f"wrote {output}")
     else:
         typer.echo(text, nl=False)
+
+
+@app.command()
+@friendly
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on; anything but loopback shows the board "
+                                      "to the network.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one).")] = 8000,
+):
+    """Show the web board live from any database, read-only: every page load reads the board afresh."""
+    from .server import serve_board  # noqa: PLC0415
+
+    if not 0 <= port <= 65535:
+        fail(f"--port must be between 0 and 65535, got {port}")
+
+    def announce(url: str) -> None:
+        _console().print(f"serving the board read-only at {url} (Ctrl-C stops)")
+
+    serve_board(db, host, port, on_ready=announce)
 
 
 # --- data -----------------------------------------------------------------------------------------

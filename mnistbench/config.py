@@ -75,6 +75,16 @@ class Format(Choice):
     markdown = "markdown"
 
 
+class ExportFormat(Choice):
+    """What `export` writes: the board formats, plus the self-contained web page."""
+
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+    table = "table"  # a table in a file is Markdown
+    html = "html"
+
+
 class Selection(Choice):
     cosine = "cosine"
     kmeans = "kmeans"

@@ -35,3 +35,7 @@ class TrainingFailed(MnistbenchError):
 
 class SweepError(MnistbenchError):
     """A sweep that cannot start or continue (a name taken, a study missing)."""
+
+
+class OutputError(MnistbenchError):
+    """A file the user asked for (an export, a run's zip) cannot be written."""

@@ -91,8 +91,9 @@ class QuickBoard:
         return SimpleNamespace(columns=columns, **values)
 
 
-def open_board(url: str | None = None) -> QuickBoard | None:
-    """A QuickBoard when the fast path is safe (see the module docstring), else None."""
+def open_board(url: str | None = None, *, allow_running: bool = False) -> QuickBoard | None:
+    """A QuickBoard when the fast path is safe (see the module docstring), else None. `allow_running`:
+    read a board with runs in progress as it is (for `serve`, which must never write)."""
     path = sqlite_file(url or default_url())
     if path is None or not path.is_file():
         return None
@@ -112,7 +113,7 @@ def open_board(url: str | None = None) -> QuickBoard | None:
             raise StoreError(damaged_message(path)) from None
         return None  # not ours, locked or unreadable: the Store explains it properly
     # On a read-only filesystem (immutable) nothing can be reaped or migrated: read it as it is.
-    if revision is None or revision[0] != SCHEMA_REVISION or (running and "immutable" not in uri):
+    if revision is None or revision[0] != SCHEMA_REVISION or (running and "immutable" not in uri and not allow_running):
         connection.close()
         return None
     return QuickBoard(connection, path)

@@ -29,6 +29,13 @@ def default_url() -> str:
     return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
 
 
+def public_url(url: str) -> str:
+    """A board's URL fit to show: the password masked (without importing SQLAlchemy)."""
+    import re  # noqa: PLC0415
+
+    return re.sub(r"(//[^:/@]+:)[^@/]*@", r"\1***@", url)
+
+
 class BoardReader(Protocol):
     """What the read-only commands need of a board; store.Store and quickread.QuickBoard both provide it.
     Runs come back with one attribute per column, in the table's order (`columns`), and `epochs` when

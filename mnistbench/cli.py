@@ -334,15 +334,8 @@ def sweep(
         from .sweeps import summarize  # noqa: PLC0415
 
         summary = summarize(store, name, store.figures_dir())
-        table = Table(title=f"Sweep {name}: best trials", title_justify="left",
-                      caption=", ".join(f"{n} {state}" for state, n in sorted(summary.states.items())))
-        keys = list(summary.rows[0]) if summary.rows else ["trial"]
-        for key in keys:
-            table.add_column("val %" if key == "val_accuracy" else key, justify="right", no_wrap=True)
-        for row in summary.rows:
-            table.add_row(*(f"{100 * v:.2f}" if k == "val_accuracy" else
-                            (f"{v:.3g}" if isinstance(v, float) else str(v)) for k, v in row.items()))
-        console.print(table)
+        console.print(_trials_table(f"Sweep {name}: best trials", summary.rows,
+                                    ", ".join(f"{n} {state}" for state, n in sorted(summary.states.items()))))
         if summary.importances:
             console.print("parameter importances: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.importances.items()))
         if summary.figure:
@@ -362,10 +355,32 @@ def sweep(
                        val_size=val_size, train_size=train_size).validate()
     label = resume or sweep_name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     mnist = load_mnist(data)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
+
+    from .sweeps import done_trials, rounded  # noqa: PLC0415
+
+    ended: list[dict] = []
+    bar = Progress(TextColumn("[bold]sweep {task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[best]}"), TimeElapsedColumn(), console=console, transient=True)
+
+    def on_trial(row: dict) -> None:
+        ended.append(row)
+        scored = [r["val_accuracy"] for r in ended if r["val_accuracy"] is not None and r["state"] == "finished"]
+        bar.update(task, advance=1 if row["state"] != "failed" else 0,
+                   best=f"best val {100 * max(scored):.2f} %" if scored else "")
+        bar.console.print(f"trial {row['trial']}: {row['state']}, val {rounded(row['val_accuracy'], 'val_accuracy')} %  "
+                          + "  ".join(f"{k}={rounded(v)}" for k, v in row.items()
+                                      if k not in ("trial", "run", "state", "val_accuracy")), highlight=False)
+
     try:
-        result = run_sweep(base, mnist, store, name=label, trials=trials, method=method.value,
-                           space=load_space(space) if space else None, prune=prune, pruner=pruner.value,
-                           resume=resume is not None, say=console.print)
+        with bar:
+            task = bar.add_task(label, total=trials, completed=min(trials, done_trials(store, label)) if resume else 0,
+                                best="")
+            result = run_sweep(base, mnist, store, name=label, trials=trials, method=method.value,
+                               space=load_space(space) if space else None, prune=prune, pruner=pruner.value,
+                               resume=resume is not None, on_trial=on_trial)
+        if ended:
+            console.print(_trials_table(f"Sweep {label}: this command's trials", ended))
     except KeyboardInterrupt:
         typer.echo(f"sweep {label} stopped; its finished trials are kept: continue with --resume {label}", err=True)
         raise typer.Exit(130) from None
@@ -375,6 +390,21 @@ def sweep(
                   f"validation accuracy {100 * result.best_val_accuracy:.2f} % with {format_params(result.best_params)}; "
                   f"its test accuracy (measured once) {100 * result.winner_test_accuracy:.2f} %, run "
                   f"{result.winner_run_id}")
+
+
+def _trials_table(title: str, rows: list[dict], caption: str = ""):
+    """Trials as a table: one column per key (parameters included), values rounded."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from .sweeps import rounded  # noqa: PLC0415
+
+    table = Table(title=title, title_justify="left", caption=caption or None)
+    keys = list(dict.fromkeys(k for row in rows for k in row)) or ["trial"]
+    for key in keys:
+        table.add_column("val %" if key == "val_accuracy" else key, justify="left" if key == "state" else "right")
+    for row in rows:
+        table.add_row(*(rounded(row.get(k), k) for k in keys))
+    return table
 
 
 # --- boards and runs ------------------------------------------------------------------------------

@@ -162,6 +162,30 @@ class _PruningObserver:
         return None
 
 
+def done_trials(store, name: str) -> int:
+    """Finished plus pruned trials of sweep `name` so far (0 for a new one): where a resumed bar starts."""
+    import optuna  # noqa: PLC0415
+
+    try:
+        study = optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(
+            store.url, engine_kwargs=_engine_kwargs(store)))
+    except KeyError:
+        return 0
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def rounded(value, key: str = "") -> str:
+    """A trial's value as a table shows it: accuracies in % with 2 decimals, floats to 3 significant digits."""
+    if value is None:
+        return "–"
+    if key == "val_accuracy":
+        return f"{100 * value:.2f}"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
 def format_params(params: dict) -> str:
     """`lr=0.00312, dense=64, activation=relu`: three significant digits, no dict braces."""
     return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in params.items())
@@ -169,8 +193,9 @@ def format_params(params: dict) -> str:
 
 def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method: str = "bayes",
               space: dict | None = None, prune: bool = True, pruner: str = "median", resume: bool = False,
-              observer=None, say=None) -> SweepResult:
-    """Run (or continue) the sweep `name` until it holds `trials` finished or pruned trials."""
+              observer=None, say=None, on_trial=None) -> SweepResult:
+    """Run (or continue) the sweep `name` until it holds `trials` finished or pruned trials.
+    `on_trial(row)` hears of each trial as it ends: trial, run, state, val_accuracy and its parameters."""
     import optuna  # noqa: PLC0415
 
     from .models import get_spec  # noqa: PLC0415
@@ -178,6 +203,7 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
     from .training import train  # noqa: PLC0415
 
     say = say or (lambda message: None)
+    on_trial = on_trial or (lambda row: None)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     spec = get_spec(base.model)
     space = check_space(space or spec.space, f"model {base.model}'s search space")
@@ -209,16 +235,22 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
                          model_options={**base.model_options, **model_options}, save_model=True)
         watcher = _PruningObserver(trial, observer)
         say(f"trial {trial.number}: {format_params(params)}")
-        result = train(config, mnist, store, observer=watcher, evaluate_test=False,
-                       extra={"sweep": name, "trial": trial.number})
-        trial.set_user_attr("run_id", result.run_id)
-        if watcher.pruned_at is not None:
-            store.update_run(result.run_id, status="interrupted", error=f"pruned by the sweep at epoch "
-                             f"{watcher.pruned_at}")
-            raise optuna.TrialPruned()
-        if result.status == "interrupted":
-            raise KeyboardInterrupt
-        return result.val_accuracy if result.val_accuracy is not None else math.nan
+        row = {"trial": trial.number, "run": None, "state": "failed", "val_accuracy": None, **params}
+        try:
+            result = train(config, mnist, store, observer=watcher, evaluate_test=False,
+                           extra={"sweep": name, "trial": trial.number})
+            row.update(run=result.run_id, val_accuracy=result.val_accuracy, state=result.status)
+            trial.set_user_attr("run_id", result.run_id)
+            if watcher.pruned_at is not None:
+                row["state"] = f"pruned at epoch {watcher.pruned_at}"
+                store.update_run(result.run_id, status="interrupted", error=f"pruned by the sweep at epoch "
+                                 f"{watcher.pruned_at}")
+                raise optuna.TrialPruned()
+            if result.status == "interrupted":
+                raise KeyboardInterrupt
+            return result.val_accuracy if result.val_accuracy is not None else math.nan
+        finally:
+            on_trial(row)
 
     def remaining() -> int:
         states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)

@@ -122,3 +122,23 @@ def test_sweep_show_cli(tiny_mnist, db_url, tmp_path):
 def test_trial_parameters_read_as_rounded_settings():
     assert sweeps.format_params({"lr": 0.0031234, "dense": 64, "activation": "relu"}) == \
         "lr=0.00312, dense=64, activation=relu"
+
+
+def test_sweep_cli_reports_each_trial_rounded_and_ends_with_a_table(real_mnist_path, db_url, tmp_path):
+    (tmp_path / "space.json").write_text(json.dumps(SPACE))
+    common = ["--model", "baseline", "--epochs", "1", "--train-size", "300", "--val-size", "100",
+              "--space", str(tmp_path / "space.json"), "--no-prune", "--db", db_url, "--data", str(real_mnist_path)]
+    result = CliRunner().invoke(app, ["sweep", "accuracy", "--trials", "2", "--name", "cli", *common],
+                                env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    trial_lines = [line for line in lines if line.startswith("trial ")]
+    assert len(trial_lines) == 2 and all(": finished, val " in line for line in trial_lines)
+    for line in trial_lines:  # 3 significant digits, no dict braces or long floats
+        lr = line.split("lr=")[1].split()[0]
+        assert len(lr.replace("0.", "").lstrip("0")) <= 3 and "{" not in line
+    assert "this command's trials" in result.stdout and "val %" in result.stdout
+    resumed = CliRunner().invoke(app, ["sweep", "accuracy", "--trials", "3", "--resume", "cli", *common],
+                                 env={"COLUMNS": "160"})
+    assert resumed.exit_code == 0, resumed.stderr
+    assert len([line for line in resumed.stdout.splitlines() if line.startswith("trial ")]) == 1

@@ -95,10 +95,15 @@ def test_run_is_recorded_with_flags_and_counts(tiny_mnist, db_url):
 
 def test_cluster_method_runs_end_to_end(tiny_mnist, db_url):
     store = Store(db_url)
+    heard = []
     result = run_labels(LabelsConfig(k=10, select="kmeans", features="embedding", method="cluster", epochs=2),
-                        tiny_mnist, store)
+                        tiny_mnist, store, say=heard.append)
     run = store.get_run(result.run_id)
     assert run.status == "finished" and run.labels_used == 10 and run.flags == "label-free"
+    epochs = run.config["embedding_epochs"]  # the embedding's progress, one line an epoch, then UMAP
+    assert [m.split(":")[0] for m in heard if m.startswith("autoencoder")] == [
+        f"autoencoder epoch {e}/{epochs}" for e in range(1, epochs + 1)]
+    assert any(m.startswith("UMAP of the 300 codes") for m in heard)
     assert run.config["pseudo_labelled"] >= 10 and run.params_total == 424_258
 
 

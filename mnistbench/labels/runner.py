@@ -49,7 +49,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         if config.method == "cluster" or config.features == "embedding":
             say("label-free embedding: autoencoder, then UMAP (minutes on a CPU the first time; cached)")
             features, embed_seconds = embedding(x, seed=config.seed, epochs=config.embedding_epochs,
-                                                dims=config.embedding_dims)
+                                                dims=config.embedding_dims, say=say)
         embed_wall = time.perf_counter() - start
 
         t0 = time.perf_counter()

@@ -151,6 +151,10 @@ class Recipe:
     zoom: float = 0.15
     shear: float = 0.1
     shift: float = 0.1
+    # Elastic distortion (Simard et al. 2003) after the affine warp: a smooth random displacement of about
+    # elastic_alpha pixels, smoothed over elastic_sigma pixels; 0 turns it off (the seed had none).
+    elastic_alpha: float = 0.0
+    elastic_sigma: float = 4.0
     warmup: float = 0.2  # onecycle: the fraction of all steps spent warming up to the peak rate
     decay_rate: float = 0.995  # the decay callback: lr * decay_rate ** epoch (the seed's)
     reduce_lr_factor: float = 0.95  # the reduce_lr callback (the seed's): on a loss plateau ...
@@ -201,6 +205,8 @@ class TrainConfig:
         _within(r.rotation, 0, 180, "rotation")
         for name in ("zoom", "shear", "shift"):
             _within(getattr(r, name), 0, 1, name, upper_open=True)
+        _within(r.elastic_alpha, 0, 14, "elastic_alpha")
+        _within(r.elastic_sigma, 0.5, 14, "elastic_sigma")
         if r.schedule != "constant" and {"reduce_lr", "decay"} & set(r.callbacks):
             raise ConfigError(f"--schedule {r.schedule} sets the learning rate itself; drop reduce_lr/decay")
         _within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")

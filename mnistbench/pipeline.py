@@ -20,12 +20,30 @@ import numpy as np
 from .backend import tf
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> tf.data.Dataset:
-    """(x, y) in batches of `batch_size`, in a fresh seeded order every epoch (the last batch may be short)."""
+def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment=None) -> tf.data.Dataset:
+    """(x, y) in batches of `batch_size`, in a fresh seeded order every epoch (the last batch may be short).
+
+    `augment`: a Recipe whose ranges (rotation, zoom, shear, shift) warp every batch (augment.py), with
+    new draws every epoch and the same ones for the same seed."""
     n = len(x)
     images, labels = tf.constant(x), tf.constant(y)
-    order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True)
-    dataset = order.batch(batch_size).map(lambda i: (tf.gather(images, i), tf.gather(labels, i))).prefetch(2)
+    order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    if augment is None:
+        dataset = order.map(lambda i: (tf.gather(images, i), tf.gather(labels, i)))
+    else:
+        from .augment import augment_batch  # noqa: PLC0415
+
+        ranges = {k: float(getattr(augment, k)) for k in ("rotation", "zoom", "shear", "shift", "elastic_alpha",
+                                                            "elastic_sigma")}
+        # One int64 per batch, a new stream every epoch, the same streams for the same seed.
+        draws = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+
+        def warp(i, draw):
+            pair = tf.stack([tf.constant(seed, tf.int64), draw])
+            return augment_batch(tf.gather(images, i), pair, **ranges), tf.gather(labels, i)
+
+        dataset = tf.data.Dataset.zip((order, draws)).map(warp)
+    dataset = dataset.prefetch(2)
     options = tf.data.Options()
     options.autotune.enabled = False
     options.deterministic = True

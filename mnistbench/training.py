@@ -71,19 +71,6 @@ def set_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def augmenter(recipe: Recipe | None = None) -> keras.Sequential:
-    """The recipe's augmentation ranges (the seed's ImageDataGenerator ones by default) as preprocessing
-    layers, so they run on a GPU too."""
-    r = recipe or Recipe()
-    fill = {"fill_mode": "nearest"}
-    return keras.Sequential([
-        keras.layers.RandomRotation(r.rotation / 360, **fill),  # factor is a fraction of a full turn
-        keras.layers.RandomZoom(r.zoom, **fill),
-        keras.layers.RandomShear(x_factor=r.shear, y_factor=r.shear, **fill),
-        keras.layers.RandomTranslation(r.shift, r.shift, **fill),
-    ], name="augment")
-
-
 def learning_rate(config: TrainConfig, steps_per_epoch: int):
     """A float, or a per-step schedule for onecycle/cosine (onecycle warms up over the recipe's `warmup`)."""
     r = config.recipe
@@ -249,7 +236,7 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
                       observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
-    fit_model = keras.Sequential([augmenter(r), net]) if r.augment else net
+    fit_model = net  # augmentation, when the recipe asks for it, is a stage of the input pipeline
     if r.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
@@ -268,7 +255,8 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
     try:
         with _StepPoller(recorder, fit_model.optimizer, observer), spreader:
             fit_model.fit(  # the dataset shuffles itself, afresh every epoch
-                batches(split.x_train, y_train, r.batch_size, config.seed), shuffle=False, epochs=r.epochs,
+                batches(split.x_train, y_train, r.batch_size, config.seed, augment=r if r.augment else None),
+                shuffle=False, epochs=r.epochs,
                 verbose=0, validation_data=(split.x_val, y_val) if len(split.x_val) else None,
                 callbacks=[recorder, *callbacks_for(config), *(callbacks or [])],
             )

@@ -171,17 +171,33 @@ def deotte(dropout: float = 0.4) -> keras.Model:
 
 
 @register_model(
-    source="mnistbench, after tuomaso/train_mnist_fast (one epoch, one-cycle Adam)",
-    recipe=Recipe(optimizer="adam", lr=3e-3, batch_size=128, epochs=2, augment=False, callbacks=(),
-                  schedule="onecycle", label_smoothing=0.1, steps_per_execution=32),
+    source="mnistbench, after tuomaso/train_mnist_fast (one epoch, one-cycle Adam, betas 0.7/0.9)",
+    recipe=Recipe(optimizer="adam", lr=0.01, batch_size=256, epochs=1, augment=False, callbacks=(),
+                  schedule="onecycle", warmup=0.3, label_smoothing=0.1, steps_per_execution=32,
+                  beta_1=0.7, beta_2=0.9),
 )
-def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int = 3,
-         first_batchnorm: bool = False) -> keras.Model:
-    """Fast CPU net for time-to-99 %: a 5x5 conv+pool and a 3x3 conv+BN+pool block, one dense layer.
+def fast(filters1: int = 24, filters2: int = 32, dense: int = 256) -> keras.Model:
+    """Fast CPU net for time-to-99 %: valid 5x5 and 3x3 convs, each pooled before its ReLU, BatchNorm on
+    the second, one dense layer; one epoch.
 
-    No BatchNorm after the first conv: at 28x28 it cost a third of each step on a 2-core CPU (10,200
-    against 6,600 images/s) and the net did as well without it on validation (98.95 % against 98.86 %,
-    mean of seeds 0-2; the test set was not looked at to choose)."""
+    tuomaso's net (pooling before the ReLU costs a quarter of the activations), plus BatchNorm after the
+    second pool and label smoothing 0.1 in the recipe. Chosen on validation only (seeds 0-2, 5,000 held-out
+    training images): best val 99.04 / 98.96 / 99.28 %, mean 99.09 %, against 98.85 % without BatchNorm and
+    smoothing and 98.89 % for the previous two-epoch design in 2.5x the time; the test set was not looked at."""
+    return keras.Sequential([
+        keras.Input(INPUT_SHAPE),
+        layers.Conv2D(filters1, 5), layers.MaxPooling2D(2), layers.ReLU(),  # (12, 12, filters1)
+        layers.Conv2D(filters2, 3, use_bias=False), layers.MaxPooling2D(2),  # (5, 5, filters2)
+        layers.BatchNormalization(momentum=0.9),  # one epoch: let the statistics keep up
+        layers.ReLU(),
+        layers.Flatten(),
+        layers.Dense(dense, activation="relu"),
+        layers.Dense(10, activation="softmax", dtype="float32"),  # probabilities in float32 under bf16
+    ], name="fast")
+
+
+def _two_blocks(filters1: int, filters2: int, dense: int, kernel2: int, first_batchnorm: bool) -> keras.Sequential:
+    """Two 'same' conv blocks (ReLU, then pool) and a dense layer: the earlier fast designs, and medium."""
     first_norm = [layers.BatchNormalization(momentum=0.9)] if first_batchnorm else []  # short runs: fast stats
     return keras.Sequential([
         keras.Input(INPUT_SHAPE),
@@ -190,13 +206,13 @@ def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int =
         layers.ReLU(),
         layers.MaxPooling2D(2),  # (14, 14, filters1)
         layers.Conv2D(filters2, kernel2, padding="same", use_bias=False),
-        layers.BatchNormalization(momentum=0.9),  # short runs: let the statistics keep up
+        layers.BatchNormalization(momentum=0.9),
         layers.ReLU(),
         layers.MaxPooling2D(2),  # (7, 7, filters2)
         layers.Flatten(),
         layers.Dense(dense, activation="relu"),
-        layers.Dense(10, activation="softmax", dtype="float32"),  # probabilities in float32 under bf16
-    ], name="fast")
+        layers.Dense(10, activation="softmax", dtype="float32"),
+    ])
 
 
 @register_model(
@@ -206,7 +222,9 @@ def fast(filters1: int = 12, filters2: int = 24, dense: int = 96, kernel2: int =
 )
 def medium(filters1: int = 24, filters2: int = 32, dense: int = 256) -> keras.Model:
     """Two 5x5 conv+BN+pool blocks and a 256-unit dense layer; learns well from noisy pseudo-labels."""
-    return fast(filters1=filters1, filters2=filters2, dense=dense, kernel2=5, first_batchnorm=True)
+    net = _two_blocks(filters1, filters2, dense, kernel2=5, first_batchnorm=True)
+    net.name = "medium"
+    return net
 
 
 # --- the small family, for the minimum-parameters board --------------------------------------------

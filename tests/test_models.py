@@ -13,7 +13,7 @@ EXPECTED = {
     ("baseline", None): 62_834,
     ("tuned", None): 95_488,
     ("deotte", None): 327_242,
-    ("fast", None): 116_962,
+    ("fast", None): 215_290,
     ("medium", None): 424_258,
     ("tiny", 4): 814,
     ("tiny", 5): 1_090,

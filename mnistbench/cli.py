@@ -161,8 +161,6 @@ def train(
     seed_list = parse_seeds(seeds)
     if seed_list and seed is not None:
         raise ConfigError("give --seed or --seeds, not both")
-    if seed_list and find_smallest:
-        raise ConfigError("--find-smallest searches with one seed; run it with --seed")
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
@@ -192,17 +190,29 @@ def train(
     mnist = load_mnist(data)
     console = _console()
     if find_smallest:
-        from .params import find_smallest as search  # noqa: PLC0415
+        from rich.table import Table  # noqa: PLC0415
+
+        from .params import find_smallest as search, pareto_curve  # noqa: PLC0415
 
         with RichProgress(console) as progress:
-            outcome = search(config, mnist, store, target=target / 100, observer=progress)
-        for attempt in outcome.attempts:
-            console.print(f"width {attempt.width}: run {attempt.run_id}, {attempt.params_total:,} params, "
-                          f"val {100 * (attempt.val_accuracy or 0):.2f} %")
+            outcome = search(config, mnist, store, target=target / 100, observer=progress, seeds=seed_list)
+        front = {a.width for a in pareto_curve(outcome.attempts)}
+        curve = Table(title=f"find-smallest {name}: mean validation accuracy by width", title_justify="left",
+                      caption="* on the Pareto front (no smaller width reached a higher mean validation accuracy)")
+        for header in ("width", "params", "runs", "val % (mean)", "val % by seed", "reached", "front"):
+            curve.add_column(header, justify="right")
+        for a in sorted(outcome.attempts, key=lambda a: a.params_total):
+            mean = "–" if a.val_accuracy is None else f"{100 * a.val_accuracy:.2f}"
+            by_seed = " / ".join("–" if v is None else f"{100 * v:.2f}" for v in a.val_accuracies)
+            curve.add_row(str(a.width), f"{a.params_total:,}", ",".join(map(str, a.run_ids)), mean, by_seed,
+                          "yes" if (a.val_accuracy or 0) >= target / 100 else "no", "*" if a.width in front else "")
+        console.print(curve)
         if outcome.best is None:
             fail(f"no width reached {target:.2f} % on validation")
-        console.print(f"smallest reaching {target:.2f} % on validation: width {outcome.best.width}, run "
-                      f"{outcome.test_run_id}, test accuracy {100 * outcome.test_accuracy:.2f} %")
+        tests = " / ".join(f"{100 * t:.2f}" for t in outcome.test_accuracies)
+        console.print(f"smallest reaching {target:.2f} % mean validation: width {outcome.best.width} "
+                      f"({outcome.best.params_total:,} params), runs {', '.join(map(str, outcome.test_run_ids))}, "
+                      f"test accuracy {tests} % (mean {100 * outcome.test_accuracy:.2f} %, measured once per seed)")
         return
     results = []
     for one in ([replace(config, seed=s) for s in seed_list] if seed_list else [config]):

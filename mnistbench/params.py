@@ -17,24 +17,44 @@ from .training import train
 
 @dataclass
 class Attempt:
+    """One width of the walk: a run per seed, judged by their mean validation accuracy."""
+
     width: int
-    run_id: int
+    run_ids: list[int]
     params_total: int
-    val_accuracy: float | None
+    val_accuracies: list[float | None]
+
+    @property
+    def run_id(self) -> int:
+        return self.run_ids[0]
+
+    @property
+    def val_accuracy(self) -> float | None:
+        values = [v for v in self.val_accuracies if v is not None]
+        return sum(values) / len(values) if len(values) == len(self.val_accuracies) and values else None
 
 
 @dataclass
 class SmallestOutcome:
     attempts: list[Attempt] = field(default_factory=list)
     best: Attempt | None = None
-    test_run_id: int | None = None
-    test_accuracy: float | None = None
+    test_run_ids: list[int] = field(default_factory=list)
+    test_accuracies: list[float] = field(default_factory=list)
+
+    @property
+    def test_run_id(self) -> int | None:
+        return self.test_run_ids[0] if self.test_run_ids else None
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return sum(self.test_accuracies) / len(self.test_accuracies) if self.test_accuracies else None
 
 
 def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, observer=None,
-                  widths: tuple[int, ...] | None = None) -> SmallestOutcome:
-    """Train widths from the largest down; stop at the first that misses `target` on validation and
-    evaluate the smallest one that reached it on the test set (once)."""
+                  widths: tuple[int, ...] | None = None, seeds: list[int] | None = None) -> SmallestOutcome:
+    """Train widths from the largest down, each with every seed; stop at the first width whose mean
+    validation accuracy misses `target`, and evaluate the smallest one that reached it on the test set,
+    once per seed. The test set never steers the walk."""
     spec = get_spec(config.model)
     widths = tuple(sorted(widths or spec.widths, reverse=True))
     if not widths:
@@ -44,20 +64,40 @@ def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, ob
     start = config.model_options.get("width")
     if start is not None:
         widths = tuple(w for w in widths if w <= start) or (start,)
+    seeds = list(seeds) if seeds else [config.seed]
     outcome = SmallestOutcome()
     tag = f"find-smallest-{config.model}-{time.strftime('%Y%m%d-%H%M%S')}"  # groups the attempts in `runs`
     for width in widths:
-        candidate = replace(config, model_options={**config.model_options, "width": width}, save_model=True)
-        result = train(candidate, mnist, store, observer=observer, evaluate_test=False,
-                       extra={"sweep": tag, "trial": width})
-        attempt = Attempt(width, result.run_id, parameter_counts(create_model(config.model, width=width))[0],
-                          result.val_accuracy)
+        attempt = Attempt(width, [], parameter_counts(create_model(config.model, width=width))[0], [])
+        finished = True
+        for seed in seeds:
+            candidate = replace(config, seed=seed, model_options={**config.model_options, "width": width},
+                                save_model=True)
+            result = train(candidate, mnist, store, observer=observer, evaluate_test=False,
+                           extra={"sweep": tag, "trial": width})
+            attempt.run_ids.append(result.run_id)
+            attempt.val_accuracies.append(result.val_accuracy)
+            finished = finished and result.status == "finished"
         outcome.attempts.append(attempt)
-        if result.status != "finished" or (attempt.val_accuracy or 0) < target:
+        if not finished or (attempt.val_accuracy or 0) < target:
             break
         outcome.best = attempt
     if outcome.best is not None:
-        outcome.test_run_id = outcome.best.run_id
-        outcome.test_accuracy, seconds = evaluate_saved(store, outcome.best.run_id, mnist)
-        store.update_run(outcome.best.run_id, test_accuracy=outcome.test_accuracy, eval_seconds=seconds)
+        for run_id in outcome.best.run_ids:
+            accuracy, seconds = evaluate_saved(store, run_id, mnist)
+            store.update_run(run_id, test_accuracy=accuracy, eval_seconds=seconds)
+            outcome.test_run_ids.append(run_id)
+            outcome.test_accuracies.append(accuracy)
     return outcome
+
+
+def pareto_curve(attempts: list[Attempt]) -> list[Attempt]:
+    """The attempts no other attempt beats with fewer parameters and a higher mean validation accuracy,
+    fewest parameters first."""
+    ranked = sorted(attempts, key=lambda a: (a.params_total, -(a.val_accuracy or 0)))
+    front, best = [], -1.0
+    for attempt in ranked:
+        if (attempt.val_accuracy or 0) > best:
+            front.append(attempt)
+            best = attempt.val_accuracy or 0
+    return front

@@ -60,3 +60,44 @@ def test_train_params_cli_with_width(real_mnist_path, db_url, tmp_path):
     board = json.loads(CliRunner().invoke(app, ["board", "params", "--db", db_url, "-f", "json",
                                                 "--target", "1"]).stdout)
     assert board["params"]["rows"][0]["params"] == 814
+
+
+def test_find_smallest_with_seeds_walks_on_the_mean_and_tests_each_seed_once(tiny_mnist, db_url, monkeypatch):
+    store = Store(db_url)
+    # width -> validation accuracy by seed: width 7's mean (99.1 %) reaches 99 % though seed 1 alone misses
+    val = {(8, 0): 0.995, (8, 1): 0.993, (7, 0): 0.993, (7, 1): 0.989, (6, 0): 0.995, (6, 1): 0.975}
+    tested = []
+
+    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
+        assert evaluate_test is False
+        key = (config.model_options["width"], config.seed)
+        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
+        store.finish_run(run_id, "finished", val_accuracy=val[key])
+        return training.TrainResult(run_id, "finished", None, val[key], 1, 1.0, 0.0, 0, 0, None)
+
+    def fake_evaluate(store, run_id, mnist):
+        tested.append(run_id)
+        return 0.99 + run_id / 1000, 0.1
+
+    monkeypatch.setattr(params, "train", fake_train)
+    monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
+    outcome = params.find_smallest(config, tiny_mnist, store, target=0.99, seeds=[0, 1], widths=(8, 7, 6))
+    assert [a.width for a in outcome.attempts] == [8, 7, 6]  # 6 misses on its mean (98.5 %): the walk stops
+    assert outcome.best.width == 7 and tested == outcome.best.run_ids == [3, 4]
+    assert outcome.test_accuracy == (0.993 + 0.994) / 2
+    assert [a.width for a in params.pareto_curve(outcome.attempts)] == [6, 7, 8]  # each bigger one is better
+    assert [r.test_accuracy is not None for r in store.runs()] == [False, False, True, True, False, False]
+
+
+def test_find_smallest_cli_prints_the_curve(real_mnist_path, db_url, tmp_path):
+    result = CliRunner().invoke(app, ["train", "params", "--model", "tiny", "--width", "5", "--find-smallest",
+                                      "--target", "1", "--seeds", "0,1", "--epochs", "1", "--train-size", "300",
+                                      "--val-size", "200", "--db", db_url, "--data", str(real_mnist_path)],
+                                env={"MNISTBENCH_ARTIFACTS": str(tmp_path / "m"), "COLUMNS": "150"})
+    assert result.exit_code == 0, result.stderr
+    assert "mean validation accuracy by width" in result.stdout and "1,090" in result.stdout and "814" in result.stdout
+    assert "measured once per seed" in result.stdout
+    runs = Store(db_url).runs()
+    assert [(r.seed, r.config["model_options"]["width"]) for r in runs] == [(0, 5), (1, 5), (0, 4), (1, 4)]
+    assert [r.test_accuracy is not None for r in runs] == [False, False, True, True]

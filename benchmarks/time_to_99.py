@@ -178,8 +178,8 @@ def main() -> None:
                          "std_test": statistics.stdev(accuracies) if len(accuracies) > 1 else 0.0,
                          "train_gflop": flops[name] / 1e9, "compute_limit_s": flops[name] / 1e9 / peak}
     reference = summary.get("fast")
-    print(f"\n| recipe | median train s | test % mean ± std | min test % | time / fast | train GFLOP | "
-          f"compute limit s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| recipe | median train s | test % mean ± std | min test % | time / fast | train GFLOP | "
+          "compute limit s |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, row in summary.items():
         ratio = row["median_seconds"] / reference["median_seconds"] if reference else float("nan")
         row["time_ratio_to_fast"] = ratio

@@ -339,8 +339,6 @@ def sweep(
     if benchmark == "show":
         if not name:
             fail("usage: mnistbench sweep show NAME")
-        from rich.table import Table  # noqa: PLC0415
-
         from .sweeps import summarize  # noqa: PLC0415
 
         summary = summarize(store, name, store.figures_dir())

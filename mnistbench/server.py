@@ -36,7 +36,7 @@ def open_read_only(url: str):
 
 
 def make_handler(url: str):
-    from .webboard import _finite, page_data, render_page  # noqa: PLC0415
+    from .webboard import json_safe, page_data, render_page  # noqa: PLC0415
 
     source = public_url(url)
 
@@ -50,7 +50,7 @@ def make_handler(url: str):
             try:
                 reader = open_read_only(url)
                 try:
-                    data = _finite(page_data(reader, source))
+                    data = json_safe(page_data(reader, source))
                 finally:
                     reader.close()
             except MnistbenchError as exc:

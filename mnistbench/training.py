@@ -17,7 +17,7 @@ from typing import Protocol
 from . import data as data_mod
 from .artifacts import evaluate, save_model
 from .backend import keras, tf
-from .config import Recipe, TrainConfig
+from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError, TrainingFailed
 from .models import builder_options, create_model, get_spec, parameter_counts

@@ -69,17 +69,17 @@ def render_page(data: dict, title: str = "mnistbench leaderboard") -> str:
 
 
 def html_board(reader, source: str = "", title: str = "mnistbench leaderboard") -> str:
-    return render_page(_finite(page_data(reader, source)), title)
+    return render_page(json_safe(page_data(reader, source)), title)
 
 
-def _finite(value):
+def json_safe(value):
     """JSON has no NaN or infinity: such a value (a diverged loss) becomes null."""
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

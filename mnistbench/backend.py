@@ -33,6 +33,9 @@ def _import_quietly():
 
 
 tf, keras = _import_quietly()
+# TensorFlow's Python logger warns when a function is traced again (each run of `--seeds` builds new
+# models, so the fifth run's prediction is "retracing"): a note for TensorFlow's developers, not our users.
+tf.get_logger().setLevel("ERROR")
 
 
 def unused_gpu_warning() -> str | None:

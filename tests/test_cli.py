@@ -180,6 +180,10 @@ def test_tensorflow_paths_write_nothing_but_our_own_lines_to_stderr(db_url, real
                "--data", real_mnist_path)
     assert good.returncode == 0 and good.stderr == "", good.stderr
     assert "finished" in good.stdout
+    # Six runs in one process: TensorFlow's logger would warn about retracing from the fifth on.
+    many = run("train", "accuracy", "--model", "fast", "--train-size", 300, "--seeds", "0-5", "--no-save-model",
+               "--data", real_mnist_path)
+    assert many.returncode == 0 and many.stderr == "", many.stderr
 
 
 def test_show_as_command_repeats_the_run_exactly(db_url, real_mnist_path):

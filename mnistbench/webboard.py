@@ -320,7 +320,9 @@ function timeChart() {
   const box = document.getElementById("chart-time");
   const runs = DATA.runs.filter(r => r.status === "finished" && r.benchmark === "accuracy" && r.time_to_99 !== null);
   if (!runs.length) { box.replaceChildren(el("p", {class: "empty"}, "Time to 99 % validation accuracy: no run reached it yet")); return; }
-  const models = [...new Set(runs.map(r => r.model))].sort();
+  // One row per design: a model name whose parameter count changed is two designs.
+  const design = r => `${r.model} (${(r.params_total || 0).toLocaleString("en")} params)`;
+  const models = [...new Set(runs.map(design))].sort();
   const times = runs.map(r => r.time_to_99);
   const hi = Math.max(...times) * 1.1;
   const c = chart(box, "Seconds to 99 % validation accuracy, one dot a seed", {
@@ -330,7 +332,7 @@ function timeChart() {
   models.forEach((name, i) => {
     const y = models.length - i;
     c.svg.append(svgEl("text", {x: 56, y: c.sy(y) - 8}, name));
-    const mine = runs.filter(r => r.model === name);
+    const mine = runs.filter(r => design(r) === name);
     mine.forEach(r => dot(c, r.time_to_99, y, r.id, "#7c3aed", `run ${r.id} seed ${r.seed}: ${r.time_to_99.toFixed(1)} s`));
     const sorted = mine.map(r => r.time_to_99).sort((a, b) => a - b);
     const median = sorted[Math.floor((sorted.length - 1) / 2)] / 2 + sorted[Math.ceil((sorted.length - 1) / 2)] / 2;

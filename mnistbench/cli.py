@@ -222,8 +222,8 @@ def train(
         acc = "–" if result.test_accuracy is None else f"{100 * result.test_accuracy:.2f} %"
         val = "–" if result.val_accuracy is None else f"{100 * result.val_accuracy:.2f} %"
         console.print(f"run {result.run_id} {result.status} (seed {one.seed}): test accuracy {acc} (best val {val}), "
-                      f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} epochs "
-                      f"in {result.train_seconds:.1f} s")
+                      f"{result.params_total:,} params, {result.labels_used:,} labels, {result.epochs_run} "
+                      f"epoch{'s' * (result.epochs_run != 1)} in {result.train_seconds:.1f} s")
         if result.model_path is None and save_model:
             typer.echo(f"warning: run {result.run_id}'s model was not saved (see `mnistbench show "
                        f"{result.run_id}`)", err=True)

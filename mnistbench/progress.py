@@ -26,7 +26,8 @@ class RichProgress:
 
     def on_start(self, run_id, config, train_images, steps):
         self.console.print(f"run {run_id}: {config.model} on {train_images:,} training images, "
-                           f"batch {config.recipe.batch_size}, up to {config.recipe.epochs} epochs")
+                           f"batch {config.recipe.batch_size}, "
+                           + (f"up to {config.recipe.epochs} epochs" if config.recipe.epochs > 1 else "1 epoch"))
         self.epoch_task = self.progress.add_task("epochs", total=config.recipe.epochs, stats="")
         self.batch_task = self.progress.add_task("epoch 1", total=steps, stats="")
 

@@ -97,6 +97,3 @@ def elastic(images: tf.Tensor, seed: tf.Tensor, alpha: float, sigma: float) -> t
     out = top * (1 - grid(wy)) + bottom * grid(wy)
     return tf.reshape(out, tf.shape(images))
 
-
-def is_identity(recipe) -> bool:
-    return not any((recipe.rotation, recipe.zoom, recipe.shear, recipe.shift, recipe.elastic_alpha))

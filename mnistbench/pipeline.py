@@ -23,8 +23,8 @@ from .backend import tf
 def batches(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, augment=None) -> tf.data.Dataset:
     """(x, y) in batches of `batch_size`, in a fresh seeded order every epoch (the last batch may be short).
 
-    `augment`: a Recipe whose ranges (rotation, zoom, shear, shift) warp every batch (augment.py), with
-    new draws every epoch and the same ones for the same seed."""
+    `augment`: a Recipe whose ranges (rotation, zoom, shear, shift, elastic_alpha/sigma) warp every batch
+    (augment.py), with new draws every epoch and the same ones for the same seed."""
     n = len(x)
     images, labels = tf.constant(x), tf.constant(y)
     order = tf.data.Dataset.range(n).shuffle(n, seed=seed, reshuffle_each_iteration=True).batch(batch_size)

@@ -236,25 +236,24 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
                       observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
-    fit_model = net  # augmentation, when the recipe asks for it, is a stage of the input pipeline
     if r.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
     else:
         loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
-    fit_model.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
+    net.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
                       steps_per_execution=r.steps_per_execution)
     recorder = _Recorder(store, run.run_id, r.epochs, len(split.x_train), observer, net)
     if observer is not None:
         observer.on_start(run.run_id, config, len(split.x_train), steps)
 
     # After a few steps the first step's tracing is over and the compute threads are at work.
-    spreader = ThreadSpreader(ready=lambda: int(fit_model.optimizer.iterations.numpy()) >= 3,
+    spreader = ThreadSpreader(ready=lambda: int(net.optimizer.iterations.numpy()) >= 3,
                               enabled=config.spread_threads)
     start = time.perf_counter()
     try:
-        with _StepPoller(recorder, fit_model.optimizer, observer), spreader:
-            fit_model.fit(  # the dataset shuffles itself, afresh every epoch
+        with _StepPoller(recorder, net.optimizer, observer), spreader:
+            net.fit(  # the dataset shuffles itself, afresh every epoch
                 batches(split.x_train, y_train, r.batch_size, config.seed, augment=r if r.augment else None),
                 shuffle=False, epochs=r.epochs,
                 verbose=0, validation_data=(split.x_val, y_val) if len(split.x_val) else None,

@@ -60,21 +60,20 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
     xs = x[..., None].astype(np.float32) / 255.0
     warp = Recipe() if augment else None  # the seed's ranges, in the input pipeline
     if augment:
-        fit_model = net
         # Tiny sets are repeated so that every epoch is at least min_steps augmented batches.
         repeat = max(1, -(-config.min_steps * config.small_batch_size // len(x)))
         xs, ys = np.repeat(xs, repeat, axis=0), np.repeat(y, repeat)
         batch_size = config.small_batch_size if len(x) < 1000 else 256
-        fit_model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        net.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
     else:
-        fit_model, ys = net, keras.utils.to_categorical(y, 10)
+        ys = keras.utils.to_categorical(y, 10)
         recipe = get_spec(config.model).recipe
         batch_size = recipe.batch_size
         train_config = TrainConfig(benchmark="labels", model=config.model,
                                    recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
-        fit_model.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
-                          loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
-    fit_model.fit(batches(xs, ys, batch_size, config.seed, augment=warp), shuffle=False, epochs=epochs, verbose=0)
+        net.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
+    net.fit(batches(xs, ys, batch_size, config.seed, augment=warp), shuffle=False, epochs=epochs, verbose=0)
 
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)

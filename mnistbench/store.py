@@ -307,37 +307,36 @@ class Store:
                 return str(os.getuid())
         return session.execute(text("SELECT current_user")).scalar_one()
 
-    def update_run(self, run_id: int, **fields) -> None:
-        owner = None
+    @contextmanager
+    def _held_run(self, run_id: int, refusals: tuple[str, ...], refused):
+        """A write session holding run `run_id`. A database error containing one of `refusals` (row-level
+        security hides the row from UPDATE and DELETE, so the ORM finds 0 rows) becomes `refused(owner)`."""
+        seen = {}
         try:
             with self._session(write=True) as s:
                 run = s.get(Run, run_id)
                 if run is None:
                     raise RunNotFound(f"no run with id {run_id}")
-                owner = run.owner
-                for key, value in fields.items():
-                    setattr(run, key, value)
+                seen["owner"] = run.owner
+                yield s, run
         except StoreError as exc:
-            if "expected to update 1 row" in str(exc):  # row-level security hid the row from UPDATE
-                raise StoreError(f"the database refused to change run {run_id}: it belongs to {owner}, and "
-                                 "only its owner or a lecturer may change it (row-level security)") from None
+            if any(marker in str(exc) for marker in refusals):
+                raise StoreError(refused(seen.get("owner"))) from None
             raise
+
+    def update_run(self, run_id: int, **fields) -> None:
+        with self._held_run(run_id, ("expected to update 1 row",), lambda owner: (
+                f"the database refused to change run {run_id}: it belongs to {owner}, and only its owner or "
+                "a lecturer may change it (row-level security)")) as (_, run):
+            for key, value in fields.items():
+                setattr(run, key, value)
 
     def delete_run(self, run_id: int) -> None:
         """Remove a run and its epochs (a lecturer's job on a class board); its saved model stays on disk."""
-        owner = None
-        try:
-            with self._session(write=True) as s:
-                run = s.get(Run, run_id)
-                if run is None:
-                    raise RunNotFound(f"no run with id {run_id}")
-                owner = run.owner
-                s.delete(run)
-        except StoreError as exc:
-            if "expected to delete 1 row" in str(exc) or "permission denied" in str(exc):
-                raise StoreError(f"the database refused to delete run {run_id} (owner {owner}): only a lecturer "
-                                 "may delete runs (row-level security)") from None
-            raise
+        with self._held_run(run_id, ("expected to delete 1 row", "permission denied"), lambda owner: (
+                f"the database refused to delete run {run_id} (owner {owner}): only a lecturer may delete runs "
+                "(row-level security)")) as (session, run):
+            session.delete(run)
 
     def finish_run(self, run_id: int, status: str, **fields) -> None:
         """Record how a run ended; `error` defaults to none, which clears a reaper's stale verdict."""

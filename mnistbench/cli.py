@@ -682,11 +682,11 @@ def import_run(path: Annotated[str, typer.Argument(help="A zip written by `mnist
     from .data import load_mnist  # noqa: PLC0415
     from .transfer import import_run as accept, read_run_zip  # noqa: PLC0415
 
-    read_run_zip(path)  # a wrong file fails before TensorFlow and the data load
+    package = read_run_zip(path)  # a wrong file fails before TensorFlow and the data load
     store = _store(db)
     mnist = load_mnist(data)
     with _console().status("re-evaluating the model on the test set"):
-        accepted = accept(store, path, mnist)
+        accepted = accept(store, path, mnist, package)
     _console().print(f"run {accepted.run_id}: imported {accepted.source}: {accepted.params_total:,} params, "
                      f"test accuracy {100 * accepted.test_accuracy:.2f} % (re-evaluated here)")
 

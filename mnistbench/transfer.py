@@ -12,6 +12,7 @@ Models load in Keras's safe mode: a file carrying Python code (a Lambda layer) i
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -27,6 +28,7 @@ from .atomic import write_bytes_atomically
 from .config import TRAINING_IMAGES
 from .errors import MnistbenchError
 from .schema import EPOCH_COLUMNS, run_as_dict
+from .verify import ACCURACY_TOLERANCE  # the one-image slack `verify` allows across machines
 
 FORMAT = "mnistbench-run"
 VERSION = 1
@@ -36,8 +38,6 @@ MAX_MODEL_BYTES = 512 * 2**20  # a zip member larger than this is not a model of
 _NOT_IMPORTED = {"id", "status", "host", "pid", "heartbeat_at", "created_at", "finished_at", "error",
                  "verification", "verification_note", "owner", "model_path", "model_sha256", "test_accuracy",
                  "params_total", "params_trainable", "flags", "eval_seconds", "config", "sweep", "trial", "members"}
-# The one-image slack `verify` allows: re-evaluation on another machine may round differently.
-from .verify import ACCURACY_TOLERANCE  # noqa: E402
 
 
 class TransferError(MnistbenchError):
@@ -152,26 +152,23 @@ def _evaluate(model, mnist, shown: str) -> tuple[float, float]:
     return float(np.mean(np.argmax(scores, axis=1) == mnist.y_test)), time.perf_counter() - start
 
 
-def _keep_model(store, run_id: int, data: bytes) -> tuple[str | None, str | None]:
-    """The model under this board's models/ folder as run-N.keras; (relative path, sha256) or (None, None)
-    with the run flagged when the disk refuses."""
-    import hashlib  # noqa: PLC0415
-
+def _keep_model(store, run_id: int, data: bytes) -> str | None:
+    """The model under this board's models/ folder as run-N.keras: its path relative to that folder, or
+    None when the disk refuses (the caller flags the run)."""
     folder = store.artifacts_dir()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         write_bytes_atomically(folder / f"run-{run_id}.keras", data)
     except (OSError, MnistbenchError):
-        return None, None
-    return f"run-{run_id}.keras", hashlib.sha256(data).hexdigest()
+        return None
+    return f"run-{run_id}.keras"
 
 
-def import_run(store, path: str | Path, mnist) -> Accepted:
-    import hashlib  # noqa: PLC0415
-
+def import_run(store, path: str | Path, mnist, package: tuple[dict, bytes] | None = None) -> Accepted:
+    """`package`: what read_run_zip(path) returned, when the caller has read it already."""
     from .models import parameter_counts  # noqa: PLC0415
 
-    manifest, data = read_run_zip(path)
+    manifest, data = package or read_run_zip(path)
     row = manifest["run"]
     run_label = f"{path} (run {row.get('id')} of {row.get('host') or 'another machine'})"
     if hashlib.sha256(data).hexdigest() != row.get("model_sha256"):
@@ -202,10 +199,10 @@ def import_run(store, path: str | Path, mnist) -> Accepted:
     run_id = store.start_run(**columns, config=config, flags=flags[:200])
     for epoch in manifest.get("epochs") or []:
         store.add_epoch(run_id, **{k: epoch.get(k) for k in EPOCH_COLUMNS})
-    model_path, sha = _keep_model(store, run_id, data)
+    model_path = _keep_model(store, run_id, data)
     store.finish_run(run_id, "finished", test_accuracy=accuracy, params_total=params_total,
                      params_trainable=params_trainable, eval_seconds=seconds, model_path=model_path,
-                     model_sha256=sha, verification="verified",
+                     model_sha256=row["model_sha256"] if model_path else None, verification="verified",
                      verification_note="re-evaluated on import", epochs_run=row.get("epochs_run"),
                      **({} if model_path else {"flags": (flags + ", model not saved")[:200]}))
     return Accepted(run_id, accuracy, params_total, f"run {row.get('id')} of {row.get('host')} ({row.get('device')})")
@@ -235,10 +232,11 @@ def submit_model(store, path: str | Path, mnist, *, benchmark: str, labels: int 
     environment = {k: v for k, v in run_environment().items() if k in store_columns()}
     run_id = store.start_run(benchmark=benchmark, model=model_name, config=config, labels_used=declared,
                              flags="external, labels declared", **{**environment, "device": "external"})
-    model_path, sha = _keep_model(store, run_id, data)
+    model_path = _keep_model(store, run_id, data)
     store.finish_run(run_id, "finished", test_accuracy=accuracy, params_total=params_total,
                      params_trainable=params_trainable, eval_seconds=seconds, model_path=model_path,
-                     model_sha256=sha)
+                     model_sha256=hashlib.sha256(data).hexdigest() if model_path else None,
+                     **({} if model_path else {"flags": "external, labels declared, model not saved"}))
     return Accepted(run_id, accuracy, params_total, f"{path.name}, trained elsewhere")
 
 

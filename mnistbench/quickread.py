@@ -74,6 +74,13 @@ class QuickBoard:
             run.epochs = [SimpleNamespace(**dict(zip(EPOCH_COLUMNS, e))) for e in epochs]
         return run
 
+    def epochs_by_run(self) -> dict[int, list[SimpleNamespace]]:
+        """Every run's epochs in one query, by run id, in epoch order."""
+        out: dict[int, list[SimpleNamespace]] = {}
+        for row in self._execute(f"SELECT run_id, {', '.join(EPOCH_COLUMNS)} FROM epochs ORDER BY run_id, epoch"):
+            out.setdefault(row[0], []).append(SimpleNamespace(**dict(zip(EPOCH_COLUMNS, tuple(row)[1:]))))
+        return out
+
     def close(self) -> None:
         self.connection.close()
 

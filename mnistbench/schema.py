@@ -46,6 +46,8 @@ class BoardReader(Protocol):
 
     def get_run(self, run_id: int, *, with_epochs: bool = False): ...
 
+    def epochs_by_run(self) -> dict[int, list]: ...
+
 
 def run_as_dict(run) -> dict:
     """A run's columns as plain JSON-able values (datetimes as ISO strings); works on ORM and quick rows."""

@@ -416,6 +416,15 @@ class Store:
             rows = list(s.scalars(query).all())
         return sorted(rows, key=lambda r: r.id)
 
+    def epochs_by_run(self) -> dict[int, list[Epoch]]:
+        """Every run's epochs in one query, by run id, in epoch order."""
+        with self._session(write=False) as s:
+            rows = s.scalars(select(Epoch).order_by(Epoch.run_id, Epoch.epoch)).all()
+        out: dict[int, list[Epoch]] = {}
+        for epoch in rows:
+            out.setdefault(epoch.run_id, []).append(epoch)
+        return out
+
     def _sqlite_path(self) -> Path | None:
         database = make_url(self.url).database if self.is_sqlite else None
         if database and database != ":memory:" and not database.startswith("file:"):

@@ -39,16 +39,12 @@ def page_data(reader, source: str = "") -> dict:
     """Everything the page shows, as JSON-able values: the boards' rows, every run with its epochs."""
     runs = reader.runs()
     tables = boards(runs)
-    with_epochs = {}
-    for run in runs:
-        if run.status != "running":
-            full = reader.get_run(run.id, with_epochs=True)
-            with_epochs[run.id] = [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in full.epochs]
+    epochs = reader.epochs_by_run()  # one query, not one a run: a class board has thousands
     details = []
     for run in runs:
         row = run_as_dict(run)
         details.append({**{k: row.get(k) for k in DETAIL_COLUMNS}, "config": row.get("config") or {},
-                        "epochs": with_epochs.get(run.id, [])})
+                        "epochs": [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in epochs.get(run.id, [])]})
     return {
         "source": source,
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),

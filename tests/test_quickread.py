@@ -54,6 +54,17 @@ def test_quick_run_with_epochs_equals_the_stores(db_url):
         quick.get_run(99)
 
 
+def test_every_runs_epochs_at_once_equal_the_stores(db_url):
+    full = fill(db_url)
+    quick = open_board(db_url)
+    ours, theirs = quick.epochs_by_run(), full.epochs_by_run()
+    assert sorted(ours) == sorted(theirs) == [1, 2, 3, 4, 5, 6]
+    for run_id in ours:
+        assert [vars(e) for e in ours[run_id]] == [{k: getattr(e, k) for k in quickread.EPOCH_COLUMNS}
+                                                   for e in theirs[run_id]]
+        assert [vars(e) for e in ours[run_id]] == [vars(e) for e in quick.get_run(run_id, with_epochs=True).epochs]
+
+
 def test_steps_aside_when_the_store_is_needed(db_url, tmp_path):
     assert open_board(db_url) is None  # no file yet: the Store creates it
     board = fill(db_url)

@@ -25,6 +25,18 @@ def isolated(tmp_path, monkeypatch):
     return tmp_path
 
 
+def one_line(result, *expected):
+    """A CliRunner result that failed the mnistbench way: exit 1, one `error:` line on stderr holding every
+    `expected` text, no traceback. Returns the line."""
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    for text in expected:
+        assert text in lines[0], lines[0]
+    return lines[0]
+
+
 def make_tiny_mnist(n_train: int = 300, n_test: int = 100, seed: int = 0):
     """Synthetic 28x28 digits: each class a bright bar at its own position, plus noise. Learnable, tiny."""
     from mnistbench.data import Mnist

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from mnistbench.cli import app
 from mnistbench.store import Store
 
+from .conftest import one_line
+
 runner = CliRunner()
 TINY_RUN = ["train", "accuracy", "--model", "fast", "--train-size", "300", "--epochs", "1"]
 
@@ -19,15 +21,6 @@ TINY_RUN = ["train", "accuracy", "--model", "fast", "--train-size", "300", "--ep
 def invoke(*args):
     return runner.invoke(app, [str(a) for a in args])
 
-
-def one_line(result, *expected):
-    assert result.exit_code == 1, (result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    for text in expected:
-        assert text in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture

@@ -363,32 +363,16 @@ def sweep(
                        val_size=val_size, train_size=train_size).validate()
     label = resume or sweep_name or f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
     mnist = load_mnist(data)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn  # noqa: PLC0415
-
-    from .sweeps import done_trials, rounded  # noqa: PLC0415
-
-    ended: list[dict] = []
-    bar = Progress(TextColumn("[bold]sweep {task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[best]}"), TimeElapsedColumn(), console=console, transient=True)
-
-    def on_trial(row: dict) -> None:
-        ended.append(row)
-        scored = [r["val_accuracy"] for r in ended if r["val_accuracy"] is not None and r["state"] == "finished"]
-        bar.update(task, advance=1 if row["state"] != "failed" else 0,
-                   best=f"best val {100 * max(scored):.2f} %" if scored else "")
-        bar.console.print(f"trial {row['trial']}: {row['state']}, val {rounded(row['val_accuracy'], 'val_accuracy')} %  "
-                          + "  ".join(f"{k}={rounded(v)}" for k, v in row.items()
-                                      if k not in ("trial", "run", "state", "val_accuracy")), highlight=False)
+    from .progress import SweepProgress  # noqa: PLC0415
+    from .sweeps import done_trials  # noqa: PLC0415
 
     try:
-        with bar:
-            task = bar.add_task(label, total=trials, completed=min(trials, done_trials(store, label)) if resume else 0,
-                                best="")
+        with SweepProgress(console, label, trials, done_trials(store, label) if resume else 0) as progress:
             result = run_sweep(base, mnist, store, name=label, trials=trials, method=method.value,
                                space=load_space(space) if space else None, prune=prune, pruner=pruner.value,
-                               resume=resume is not None, on_trial=on_trial)
-        if ended:
-            console.print(_trials_table(f"Sweep {label}: this command's trials", ended))
+                               resume=resume is not None, on_trial=progress.on_trial)
+        if progress.ended:
+            console.print(_trials_table(f"Sweep {label}: this command's trials", progress.ended))
     except KeyboardInterrupt:
         typer.echo(f"sweep {label} stopped; its finished trials are kept: continue with --resume {label}", err=True)
         raise typer.Exit(130) from None

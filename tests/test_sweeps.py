@@ -135,7 +135,7 @@ def test_sweep_cli_reports_each_trial_rounded_and_ends_with_a_table(real_mnist_p
     trial_lines = [line for line in lines if line.startswith("trial ")]
     assert len(trial_lines) == 2 and all(": finished, val " in line for line in trial_lines)
     for line in trial_lines:  # 3 significant digits, no dict braces or long floats
-        lr = line.split("lr=")[1].split()[0]
+        lr = line.split("lr=")[1].split()[0].rstrip(",")
         assert len(lr.replace("0.", "").lstrip("0")) <= 3 and "{" not in line
     assert "this command's trials" in result.stdout and "val %" in result.stdout
     resumed = CliRunner().invoke(app, ["sweep", "accuracy", "--trials", "3", "--resume", "cli", *common],

@@ -2,6 +2,7 @@
 
     python -m benchmarks.throughput [--data PATH] [--images 6000] [--epochs 5] [--repeat 4] [--models baseline,fast]
     python -m benchmarks.throughput --pool run1.json run2.json   # saved runs side by side
+    python -m benchmarks.throughput --small-nets [--repeat 3]    # shared before/after (benchmarks/small_nets.py)
 
 For each model, in one process and with the same thread settings: --repeat pairs of (1) a plain
 `model.fit` on in-memory numpy arrays and (2) `mnistbench.training.train` with augmentation off, on the
@@ -26,6 +27,7 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
@@ -315,6 +317,13 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5, help="epochs per fit; the first is not timed")
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--repeat", type=int, default=4, help="plain/ours pairs per model (A-B, B-A, ...)")
+    parser.add_argument("--small-nets", action="store_true",
+                        help="instead: the small nets' speed before and after session 7 (benchmarks/small_nets.py, "
+                             "which takes the other options)")
+    if "--small-nets" in sys.argv:
+        from benchmarks import small_nets  # noqa: PLC0415
+
+        return small_nets.main([a for a in sys.argv[1:] if a != "--small-nets"])
     args = parser.parse_args()
     if args.pool:
         return pool(args.pool)

@@ -163,6 +163,13 @@ class Recipe:
     momentum: float = 0.9  # sgd (Nesterov)
     beta_1: float = 0.9  # adam/adamw: Keras's defaults; one-epoch recipes do better with shorter memories
     beta_2: float = 0.999
+    # Distillation (Hinton et al. 2015): this zoo model is trained first, with its own recipe, on the same
+    # training images (never the validation or test ones); its predictions on them, softened by
+    # teacher_temperature, are the targets, mixed with the true labels by teacher_weight (1 = the teacher
+    # only). Only the student's parameters are counted; the teacher's seconds count in the run's time.
+    teacher: str = ""
+    teacher_weight: float = 0.9
+    teacher_temperature: float = 2.0
 
 
 @dataclass
@@ -207,6 +214,8 @@ class TrainConfig:
             _within(getattr(r, name), 0, 1, name, upper_open=True)
         _within(r.elastic_alpha, 0, 14, "elastic_alpha")
         _within(r.elastic_sigma, 0.5, 14, "elastic_sigma")
+        _within(r.teacher_weight, 0, 1, "teacher_weight")
+        _within(r.teacher_temperature, 0.1, 100, "teacher_temperature")
         if r.schedule != "constant" and {"reduce_lr", "decay"} & set(r.callbacks):
             raise ConfigError(f"--schedule {r.schedule} sets the learning rate itself; drop reduce_lr/decay")
         _within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")
@@ -417,7 +426,7 @@ def _typed(name: str, raw: str, f):
             if not math.isfinite(value):
                 raise ValueError
             return value
-        return raw
+        return "" if raw.lower() == "none" else raw  # e.g. --set teacher=none: no teacher
     except ValueError:
         raise ConfigError(f"--set {name}={raw}: not a valid {type(default).__name__}") from None
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 from . import data as data_mod
 from .artifacts import evaluate, save_model
 from .backend import keras, tf
@@ -106,8 +108,9 @@ class _Recorder(keras.callbacks.Callback):
     """Writes each epoch to the store, keeps the best-validation weights, notes time to 99 %."""
 
     def __init__(self, store: Store, run_id: int, epochs: int, train_images: int, observer: Observer | None,
-                 net: keras.Model):
+                 net: keras.Model, head_start: float = 0.0):
         super().__init__()
+        self.head_start = head_start  # seconds spent before fit (a teacher's training): the clock counts them
         self.store, self.run_id, self.epochs, self.train_images = store, run_id, epochs, train_images
         self.observer, self.net = observer, net
         self.best_val, self.best_weights, self.best_epoch = -1.0, None, 0
@@ -132,7 +135,7 @@ class _Recorder(keras.callbacks.Callback):
             accuracy=float(logs.get("accuracy", math.nan)),
             val_loss=None if logs.get("val_loss") is None else float(logs["val_loss"]),
             val_accuracy=None if val_acc is None else float(val_acc),
-            lr=current_lr(self.model.optimizer), seconds=now - self.start,
+            lr=current_lr(self.model.optimizer), seconds=now - self.start + self.head_start,
             images_per_s=self.train_images / max(now - self.epoch_start, 1e-9),
         )
         self.epochs_done = epoch + 1
@@ -177,9 +180,9 @@ class _StepPoller:
         self.stop.set()
 
 
-def callbacks_for(config: TrainConfig) -> list[keras.callbacks.Callback]:
+def callbacks_for(config: TrainConfig, with_validation: bool = True) -> list[keras.callbacks.Callback]:
     r, out = config.recipe, []
-    if "early_stopping" in r.callbacks:
+    if "early_stopping" in r.callbacks and with_validation:
         # Best weights are restored by _Recorder, which also covers Ctrl-C.
         out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=r.patience, mode="max"))
     if "reduce_lr" in r.callbacks:
@@ -204,6 +207,8 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     config.validate()
     get_spec(config.model)  # unknown names fail before anything is recorded
     r = config.recipe
+    if r.teacher:
+        get_spec(r.teacher)
     set_determinism(config.seed)
     split = data_mod.split(mnist, val_size=config.val_size, train_size=config.train_size, seed=config.seed)
     keras.mixed_precision.set_global_policy(r.precision)
@@ -232,18 +237,58 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         raise TrainingFailed(f"{where} failed: {exc.__class__.__name__}: {first}{show}") from exc
 
 
+def distillation_targets(config: TrainConfig, split) -> tuple[np.ndarray, dict]:
+    """Train the recipe's teacher on the split's training images (its own recipe, the run's seed, no
+    validation or test image seen) and return the student's targets on those images with what the
+    teacher did: its softened predictions, mixed with the true labels by teacher_weight."""
+    r = config.recipe
+    spec = get_spec(r.teacher)
+    teacher_config = TrainConfig(benchmark=config.benchmark, model=r.teacher, recipe=spec.recipe, seed=config.seed)
+    steps = math.ceil(len(split.x_train) / spec.recipe.batch_size)
+    set_determinism(config.seed)  # the same teacher for the same seed, whatever was drawn before
+    teacher = create_model(r.teacher)
+    smoothing = spec.recipe.label_smoothing
+    onehot = keras.utils.to_categorical(split.y_train, 10)
+    teacher.compile(optimizer=make_optimizer(teacher_config, steps),
+                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
+                    steps_per_execution=spec.recipe.steps_per_execution)
+    started = time.perf_counter()
+    teacher.fit(batches(split.x_train, onehot, spec.recipe.batch_size, config.seed,
+                        augment=spec.recipe if spec.recipe.augment else None),
+                shuffle=False, epochs=spec.recipe.epochs, verbose=0,
+                callbacks=callbacks_for(teacher_config, with_validation=False))
+    probabilities = teacher.predict(split.x_train, batch_size=1024, verbose=0)
+    # Softening: p ** (1/T), renormalised, is softmax(logits / T) for a softmax output.
+    softened = np.power(np.clip(probabilities, 1e-12, 1.0), 1.0 / r.teacher_temperature)
+    softened /= softened.sum(axis=1, keepdims=True)
+    targets = (r.teacher_weight * softened + (1 - r.teacher_weight) * onehot).astype("float32")
+    info = {"model": r.teacher, "params": parameter_counts(teacher)[0], "seconds": time.perf_counter() - started,
+            "train_accuracy": float(np.mean(probabilities.argmax(axis=1) == split.y_train))}
+    if len(split.x_val):
+        info["val_accuracy"] = evaluate(teacher, split.x_val, split.y_val)
+    return targets, info
+
+
 def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store: Store, run, recorded: dict, *,
                       observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
-    if r.label_smoothing:
+    teacher_seconds = 0.0
+    if r.teacher:
+        started = time.perf_counter()
+        y_train, recorded["teacher_run"] = distillation_targets(config, split)
+        teacher_seconds = time.perf_counter() - started
+        run.set(config=recorded, flags=f"distilled from {r.teacher}")
+        loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
+        y_val = keras.utils.to_categorical(split.y_val, 10)
+    elif r.label_smoothing:
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
     else:
         loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
     net.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
                       steps_per_execution=r.steps_per_execution)
-    recorder = _Recorder(store, run.run_id, r.epochs, len(split.x_train), observer, net)
+    recorder = _Recorder(store, run.run_id, r.epochs, len(split.x_train), observer, net, head_start=teacher_seconds)
     if observer is not None:
         observer.on_start(run.run_id, config, len(split.x_train), steps)
 
@@ -263,8 +308,9 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
         run.interrupted("terminated (SIGTERM)" if exc.__class__.__name__ == "Terminated" else "interrupted (Ctrl-C)")
     finally:
         recorded["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
-        run.set(train_seconds=time.perf_counter() - start, epochs_run=recorder.epochs_done, config=recorded)
-    train_seconds = time.perf_counter() - start
+        run.set(train_seconds=time.perf_counter() - start + teacher_seconds, epochs_run=recorder.epochs_done,
+                config=recorded)
+    train_seconds = time.perf_counter() - start + teacher_seconds
 
     if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == "interrupted"):
         net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
@@ -287,7 +333,8 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
             run.set(model_path=str(target if artifacts_dir else target.relative_to(folder)), model_sha256=sha)
             model_path = str(target)
         except OSError as exc:  # the run and its test accuracy are recorded all the same
-            run.set(flags="model not saved")
+            run.set(flags=", ".join(filter(None, [f"distilled from {r.teacher}" if r.teacher else "",
+                                                   "model not saved"])))
             recorded["model_not_saved"] = f"{target}: {exc.strerror or exc}"
     return TrainResult(run.run_id, run.status, test_accuracy, best_val, recorder.epochs_done, train_seconds,
                        eval_seconds, params_total=params_total, labels_used=split.labels_used, model_path=model_path,

@@ -35,6 +35,9 @@ CASES = {
     "a --set value of the wrong type": (["train", "accuracy", "--set", "rotation=x"], "not a valid float"),
     "a value out of its domain": (["train", "accuracy", "--label-smoothing", "1.5", "--data", "REAL"],
                                   "--label-smoothing must be in [0, 1)"),
+    "an unknown teacher": (["train", "params", "--set", "teacher=resnet", "--data", "REAL"], "unknown model 'resnet'"),
+    "a teacher weight out of its domain": (["train", "params", "--set", "teacher_weight=2", "--data", "REAL"],
+                                           "teacher_weight must be in [0, 1]"),
     "a run id that does not exist": (["show", "4242"], "no run with id 4242"),
     "verify a run id that does not exist": (["verify", "4242"], "no run with id 4242"),
 }

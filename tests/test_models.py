@@ -85,3 +85,28 @@ def test_sample_norm_normalises_each_image_whole():
     out = np.asarray(models.SampleNorm()(x))
     np.testing.assert_allclose(out.reshape(2, -1).mean(axis=1), 0.0, atol=1e-4)
     np.testing.assert_allclose(out.reshape(2, -1).std(axis=1), 1.0, rtol=1e-3)
+
+
+def test_sample_norm_gradient_is_the_derivative_of_its_formula():
+    import tensorflow as tf
+
+    x = tf.constant(np.random.default_rng(3).normal(1.0, 4.0, (3, 5, 5, 6)).astype(np.float32))
+    weights = tf.constant(np.random.default_rng(4).normal(size=(3, 5, 5, 6)).astype(np.float32))
+    layer = models.SampleNorm()
+    layer.build(x.shape)
+    layer.gamma.assign(1.7)
+    layer.beta.assign(-0.3)
+
+    def plain(x):  # the formula, left to TensorFlow's automatic derivative
+        mean = tf.reduce_mean(x, axis=(1, 2, 3), keepdims=True)
+        variance = tf.math.reduce_variance(x, axis=(1, 2, 3), keepdims=True)
+        return layer.gamma * (x - mean) * tf.math.rsqrt(variance + layer.epsilon) + layer.beta
+
+    gradients = []
+    for function in (layer, plain):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(tf.sin(function(x)) * weights)
+        gradients.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
+    for ours, reference in zip(*gradients):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=1e-4, atol=1e-5)

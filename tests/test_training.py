@@ -266,3 +266,44 @@ def test_a_single_step_one_cycle_run_trains(train_size, db_url):
     result = training.train(config(epochs=1, schedule="onecycle", callbacks=(), save_model=False,
                                    train_size=train_size), mnist, Store(db_url))
     assert result.status == "finished" and result.epochs_run == 1
+
+
+def test_distillation_trains_the_teacher_on_training_images_only_and_counts_only_the_student(
+        tiny_mnist, db_url, monkeypatch):
+    seen = []
+    real_batches = training.batches
+    monkeypatch.setattr(training, "batches", lambda x, *a, **k: seen.append(len(x)) or real_batches(x, *a, **k))
+    cfg = config(model="shared", epochs=2, save_model=False, val_size=50)
+    cfg.recipe = Recipe(**{**cfg.recipe.__dict__, "teacher": "fast"})
+    store = Store(db_url)
+    result = training.train(cfg, tiny_mnist, store)
+    run = store.get_run(result.run_id)
+    train_images = len(tiny_mnist.y_train) - 50
+    assert seen == [train_images, train_images]  # the teacher's fit, then the student's: no other image
+    assert run.flags == "distilled from fast"
+    teacher = run.config["teacher_run"]
+    assert teacher["model"] == "fast" and teacher["params"] == 215_290 and 0 <= teacher["val_accuracy"] <= 1
+    assert run.params_total == 1_936  # the student alone
+    assert run.train_seconds >= teacher["seconds"]
+
+
+@pytest.mark.parametrize("weight", [0.0, 0.5, 1.0])
+def test_distillation_targets_mix_softened_teacher_predictions_with_the_labels(tiny_mnist, weight):
+    from mnistbench import data as data_mod
+
+    split = data_mod.split(tiny_mnist, val_size=50, seed=0)
+    cfg = config(model="shared")
+    onehot = np.eye(10, dtype="float32")[split.y_train]
+    sharp, _ = training.distillation_targets(
+        TrainConfig("params", "shared", Recipe(**{**cfg.recipe.__dict__, "teacher": "fast", "teacher_weight": weight,
+                                                   "teacher_temperature": 1.0})), split)
+    soft, _ = training.distillation_targets(
+        TrainConfig("params", "shared", Recipe(**{**cfg.recipe.__dict__, "teacher": "fast", "teacher_weight": weight,
+                                                   "teacher_temperature": 4.0})), split)
+    for targets in (sharp, soft):
+        assert targets.shape == onehot.shape and np.allclose(targets.sum(axis=1), 1, atol=1e-5)
+    if weight == 0:
+        assert np.array_equal(sharp, onehot)
+    else:  # the same teacher (same seed), softened: less confident, same ranking of classes
+        assert np.all(soft.max(axis=1) <= sharp.max(axis=1) + 1e-6)
+        assert np.array_equal(soft.argmax(axis=1), sharp.argmax(axis=1))

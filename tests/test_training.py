@@ -304,6 +304,7 @@ def test_distillation_targets_mix_softened_teacher_predictions_with_the_labels(t
         assert targets.shape == onehot.shape and np.allclose(targets.sum(axis=1), 1, atol=1e-5)
     if weight == 0:
         assert np.array_equal(sharp, onehot)
-    else:  # the same teacher (same seed), softened: less confident, same ranking of classes
-        assert np.all(soft.max(axis=1) <= sharp.max(axis=1) + 1e-6)
-        assert np.array_equal(soft.argmax(axis=1), sharp.argmax(axis=1))
+    else:  # the teacher's part, from the same teacher (same seed), softened: less confident, same ranking
+        sharp_teacher, soft_teacher = ((t - (1 - weight) * onehot) / weight for t in (sharp, soft))
+        assert np.all(soft_teacher.max(axis=1) <= sharp_teacher.max(axis=1) + 1e-5)
+        assert np.array_equal(soft_teacher.argmax(axis=1), sharp_teacher.argmax(axis=1))

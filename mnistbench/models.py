@@ -312,19 +312,12 @@ SHARED_RECIPE = Recipe(optimizer="adam", lr=1e-2, batch_size=128, epochs=40, aug
                 recipe=SHARED_RECIPE, benchmark="params", widths=(12, 16, 20, 24, 26),
                 space={"width": {"type": "int", "low": 12, "high": 26},
                        "lr": {"type": "float", "low": 1e-3, "high": 3e-2, "log": True}})
-def shared(width: int = 26, dropout: float = 0.1, channel_dropout: bool = False) -> keras.Model:
-    """Few-parameter CNN whose one separable conv is applied three times (its weights counted once).
-
-    channel_dropout: the conv blocks drop whole feature maps (SpatialDropout2D, one draw per image and
-    channel) instead of single activations, which takes a random number per activation and is a third
-    of a step on a CPU (benchmarks/small_nets.py)."""
+def shared(width: int = 26, dropout: float = 0.1) -> keras.Model:
+    """Few-parameter CNN whose one separable conv is applied three times (its weights counted once)."""
 
     def block(layer, x):
         x = SampleNorm()(layers.ReLU()(layer(x)))
-        if not dropout:
-            return x
-        return (layers.SpatialDropout2D(dropout) if channel_dropout and len(x.shape) == 4
-                else layers.Dropout(dropout))(x)
+        return layers.Dropout(dropout)(x) if dropout else x
 
     inputs = keras.Input(INPUT_SHAPE)
     x = block(layers.Conv2D(8, 3), inputs)  # (26, 26, 8)

@@ -110,18 +110,3 @@ def test_sample_norm_gradient_is_the_derivative_of_its_formula():
         gradients.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
     for ours, reference in zip(*gradients):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=1e-4, atol=1e-5)
-
-
-def test_shared_channel_dropout_drops_whole_feature_maps_and_adds_no_parameters():
-    import keras
-
-    plain, channel = models.create_model("shared"), models.create_model("shared", channel_dropout=True)
-    assert channel.count_params() == plain.count_params() == 1_936
-    kinds = [layer.__class__.__name__ for layer in channel.layers if isinstance(layer, keras.layers.Dropout)]
-    assert kinds == ["SpatialDropout2D"] * 5 + ["Dropout"]  # the conv blocks' maps; the dense block's units
-    spatial = next(layer for layer in channel.layers if isinstance(layer, keras.layers.SpatialDropout2D))
-    x = np.ones((2, 6, 6, 8), np.float32)
-    dropped = np.asarray(keras.layers.SpatialDropout2D(0.5, seed=1)(x, training=True))
-    per_map = dropped.reshape(2, 36, 8)
-    assert np.all((per_map == 0).all(axis=1) | (per_map != 0).all(axis=1))  # a map goes whole or not at all
-    assert spatial.rate == 0.1

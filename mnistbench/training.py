@@ -274,11 +274,12 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
     teacher_seconds = 0.0
+    flags = [f"distilled from {r.teacher}"] if r.teacher else []
     if r.teacher:
         started = time.perf_counter()
         y_train, recorded["teacher_run"] = distillation_targets(config, split)
         teacher_seconds = time.perf_counter() - started
-        run.set(config=recorded, flags=f"distilled from {r.teacher}")
+        run.set(config=recorded, flags=", ".join(flags))
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_val = keras.utils.to_categorical(split.y_val, 10)
     elif r.label_smoothing:
@@ -333,8 +334,7 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
             run.set(model_path=str(target if artifacts_dir else target.relative_to(folder)), model_sha256=sha)
             model_path = str(target)
         except OSError as exc:  # the run and its test accuracy are recorded all the same
-            run.set(flags=", ".join(filter(None, [f"distilled from {r.teacher}" if r.teacher else "",
-                                                   "model not saved"])))
+            run.set(flags=", ".join([*flags, "model not saved"]))
             recorded["model_not_saved"] = f"{target}: {exc.strerror or exc}"
     return TrainResult(run.run_id, run.status, test_accuracy, best_val, recorder.epochs_done, train_seconds,
                        eval_seconds, params_total=params_total, labels_used=split.labels_used, model_path=model_path,

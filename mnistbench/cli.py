@@ -254,10 +254,10 @@ def labels(
         help="cosine (label-aware, the seed's), kmeans (label-free) or random (default: cosine).")] = None,
     stratified: Annotated[bool, typer.Option("--stratified", help="random: balance the classes (reads every label).")] = False,
     method: Annotated[Optional[LabelsMethod], typer.Option(
-        help="prototype, supervised, or cluster (semi-supervised) (default: prototype).")] = None,
+        help="prototype, supervised, cluster or selftrain (semi-supervised) (default: prototype).")] = None,
     features: Annotated[Optional[Features], typer.Option(
         help="kmeans clusters raw pixels or the label-free embedding (default: pixels).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised and cluster train (default: medium).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised, cluster and selftrain train (default: medium).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="CNN epochs (default: the method's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seeds selection and training (default: 0).")] = None,
     seeds: Annotated[Optional[str], typer.Option(

@@ -95,6 +95,12 @@ class LabelsMethod(Choice):
     prototype = "prototype"
     supervised = "supervised"
     cluster = "cluster"
+    selftrain = "selftrain"
+
+
+class EmbeddingKind(Choice):
+    autoencoder = "autoencoder"
+    deskewed = "deskewed"
 
 
 class Features(Choice):
@@ -253,20 +259,29 @@ class LabelsConfig:
     k: int = 10
     select: str = "cosine"  # cosine (label-aware, the seed's) | kmeans (label-free) | random
     stratified: bool = False  # random only: balance the classes (reads every label)
-    method: str = "prototype"  # prototype | supervised | cluster
+    method: str = "prototype"  # prototype | supervised | cluster | selftrain
     features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
     model: str = "medium"  # the CNN supervised and cluster train (k=10, seed 0: 97.45 % vs 95.68 % with fast)
-    epochs: int | None = None  # CNN epochs; None = the method's default (supervised 30, cluster 3)
+    epochs: int | None = None  # CNN epochs; None = the method's default (supervised 30, cluster 3, selftrain 4 a round)
     seed: int = 0
     # The label-free embedding: autoencoder epochs and the code's dimensions (the N2D recipe).
     embedding_epochs: int = 20
     embedding_dims: int = 10
+    # autoencoder (N2D) | deskewed (PCA of the deskewed images, then UMAP); None: the method's own
+    # (cluster: autoencoder, selftrain and the rest: deskewed).
+    embedding: str | None = None
     # cluster: each cluster's densest fraction is its core, pseudo-labelled; self-training rounds then
     # add the fringe a CNN is this sure of (its top probability; label smoothing caps it near 0.91).
     core_fraction: float = 0.8
     self_training_rounds: int = 2
     confidence: float = 0.9
     pseudo_label_smoothing: float = 0.1  # when the CNN's own recipe has none
+    # selftrain: self-training rounds under augmentation, each a fresh CNN on the labels of the round
+    # before, keeping each class's most confident `selftrain_keep`; the k true labels are always in,
+    # repeated to about one per batch. Chosen on the development subset (labels/devset.py).
+    selftrain_rounds: int = 3
+    clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: ten
+    selftrain_keep: float = 0.95
     # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
     min_steps: int = 50
     small_batch_size: int = 64
@@ -275,6 +290,8 @@ class LabelsConfig:
         self.select = Selection.check(self.select, "--select")
         self.method = LabelsMethod.check(self.method, "--method")
         self.features = Features.check(self.features, "--features")
+        if self.embedding:  # None or "" (--set embedding=none): the method's own
+            self.embedding = EmbeddingKind.check(self.embedding, "embedding")
         if not 1 <= self.k <= n_train:
             raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
         if self.select == "cosine" and self.k % 10:
@@ -292,9 +309,17 @@ class LabelsConfig:
         _at_least(self.self_training_rounds, 1, "self_training_rounds")
         _within(self.confidence, 0, 1, "confidence")
         _within(self.pseudo_label_smoothing, 0, 1, "pseudo_label_smoothing", upper_open=True)
+        _at_least(self.selftrain_rounds, 1, "selftrain_rounds")
+        if self.clusters is not None:
+            _at_least(self.clusters, 10, "clusters")
+        _within(self.selftrain_keep, 0, 1, "selftrain_keep", lower_open=True)
         _at_least(self.min_steps, 1, "min_steps")
         _at_least(self.small_batch_size, 1, "small_batch_size")
         return self
+
+    def embedding_kind(self) -> str:
+        """The embedding this run clusters: the configured one, else the method's own."""
+        return self.embedding or ("autoencoder" if self.method == "cluster" else "deskewed")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -16,7 +16,7 @@ from .conftest import make_tiny_mnist
 
 LABEL_FREE = [
     ("kmeans", "pixels", "prototype"), ("random", "pixels", "prototype"),
-    ("kmeans", "pixels", "supervised"), ("kmeans", "embedding", "cluster"),
+    ("kmeans", "pixels", "supervised"), ("kmeans", "embedding", "cluster"), ("kmeans", "embedding", "selftrain"),
 ]
 
 
@@ -55,7 +55,7 @@ def _scrambled(mnist: Mnist, keep: list[int], seed: int = 1) -> Mnist:
 def test_scrambling_the_labels_a_run_did_not_choose_changes_nothing(select, features, method, db_url, monkeypatch):
     mnist = make_tiny_mnist()
     config = LabelsConfig(k=10, select=select, features=features, method=method, epochs=2, embedding_epochs=2,
-                          self_training_rounds=1, min_steps=5)
+                          self_training_rounds=1, min_steps=5, selftrain_rounds=2)
     store = Store(db_url)
     chosen, predicted, flags = _run(config, mnist, store, monkeypatch)
     again, predicted_again, _ = _run(config, _scrambled(mnist, chosen), store, monkeypatch)

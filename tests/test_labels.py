@@ -125,3 +125,75 @@ def test_cli_bad_k_is_one_line(args, db_url):
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert Store(db_url).runs() == []
+
+
+def _ink_moments(img: np.ndarray) -> tuple[float, float, float]:
+    """(row centre, column centre, row-column covariance over row variance: the slant) of one image."""
+    rows, cols = np.mgrid[:28, :28]
+    w = img.astype(np.float64) / img.sum()
+    r, c = (w * rows).sum(), (w * cols).sum()
+    return r, c, (w * (rows - r) * (cols - c)).sum() / (w * (rows - r) ** 2).sum()
+
+
+def test_deskew_stands_a_slanted_stroke_upright_and_centres_it():
+    from mnistbench.labels.deskew import deskew
+
+    slanted = np.zeros((28, 28), np.uint8)
+    for row in range(4, 24):  # a stroke leaning right by half a column a row, off-centre
+        slanted[row, 6 + row // 2: 9 + row // 2] = 255
+    upright = np.zeros((28, 28), np.uint8)
+    upright[4:24, 13:16] = 255
+    out = deskew(np.stack([slanted, upright]))
+    assert out.dtype == np.uint8 and out.shape == (2, 28, 28)
+    assert abs(_ink_moments(slanted)[2]) > 0.4
+    for img in out:
+        r, c, slant = _ink_moments(img)
+        assert abs(slant) < 0.05 and abs(r - 14) < 1 and abs(c - 14) < 1
+    np.testing.assert_allclose(out[1].astype(float), np.roll(upright, (0, 0)).astype(float), atol=130)
+
+
+def test_confident_per_class_keeps_each_class_share_not_a_global_cut():
+    from mnistbench.labels.methods import confident_per_class
+
+    predicted = np.array([0] * 10 + [1] * 10)
+    confidence = np.concatenate([np.linspace(0.9, 1.0, 10), np.linspace(0.3, 0.5, 10)])  # class 1 is unsure
+    use = confident_per_class(predicted, confidence, keep=0.5)
+    assert use[:10].sum() == 5 and use[10:].sum() == 5  # a global cut would have kept no 1s at all
+    assert use[5:10].all() and use[15:20].all()  # the most confident of each
+
+
+@pytest.mark.parametrize("k, kind", [(10, "autoencoder"), (20, None)])
+def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
+    store = Store(db_url)
+    heard = []
+    config = LabelsConfig(k=k, select="kmeans", features="embedding", method="selftrain", selftrain_rounds=2,
+                          epochs=2, embedding=kind, embedding_epochs=3)
+    result = run_labels(config, tiny_mnist, store, say=heard.append)
+    run = store.get_run(result.run_id)
+    assert run.status == "finished" and run.labels_used == k and run.flags == "label-free"
+    assert run.config["embedding"] == (kind or "deskewed") and run.config["clusters"] == 10
+    assert len(run.config["selftrain_round_images"]) == 2
+    assert [m.split(":")[0] for m in heard if m.startswith("self-training")] == [
+        "self-training round 1/2", "self-training round 2/2"]
+    assert any(("deskewed images" if kind is None else "autoencoder epoch") in m for m in heard)
+
+
+def test_selftrain_learns_real_digits_from_ten_labels(real_mnist_path, db_url):
+    """A smoke run on 3,000 real training images (the synthetic bars are no test: deskewing centres their
+    ink, and shifts under augmentation move one bar onto the next)."""
+    from mnistbench.data import load_mnist
+
+    full = load_mnist(real_mnist_path)
+    mnist = Mnist(full.x_train[:3000], full.y_train[:3000], full.x_test[:1000], full.y_test[:1000], source="part")
+    config = LabelsConfig(k=10, select="kmeans", features="embedding", method="selftrain", selftrain_rounds=2,
+                          epochs=3)
+    result = run_labels(config, mnist, Store(db_url))
+    assert result.test_accuracy > 0.85
+
+
+def test_the_embedding_is_the_methods_own_unless_set():
+    assert LabelsConfig(method="cluster").embedding_kind() == "autoencoder"
+    assert LabelsConfig(method="selftrain").embedding_kind() == "deskewed"
+    assert LabelsConfig(method="cluster", embedding="deskewed").validate().embedding_kind() == "deskewed"
+    with pytest.raises(ConfigError, match="embedding: unknown value 'pca'"):
+        LabelsConfig(method="selftrain", embedding="pca").validate()

@@ -46,10 +46,12 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
     with store.recording(**columns) as run:
         start = time.perf_counter()
         features, embed_seconds = None, 0.0
-        if config.method == "cluster" or config.features == "embedding":
-            say("label-free embedding: autoencoder, then UMAP (minutes on a CPU the first time; cached)")
+        if config.method in ("cluster", "selftrain") or config.features == "embedding":
+            kind = config.embedding_kind()
+            say(f"label-free embedding: {'autoencoder' if kind == 'autoencoder' else 'deskewed images'}, then UMAP "
+                "(minutes on a CPU the first time; cached)")
             features, embed_seconds = embedding(x, seed=config.seed, epochs=config.embedding_epochs,
-                                                dims=config.embedding_dims, say=say)
+                                                dims=config.embedding_dims, say=say, kind=kind)
         embed_wall = time.perf_counter() - start
 
         t0 = time.perf_counter()
@@ -67,7 +69,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         oracle = LabelOracle(mnist.y_train, chosen.indices)
         say(f"selected {len(oracle)} images in {chosen.seconds:.2f} s; training: {config.method}")
 
-        fitted = FITTERS[config.method](x, oracle, config, features=features)
+        fitted = FITTERS[config.method](x, oracle, config, features=features, say=say)
         # A cached embedding still counts with the seconds it took to compute.
         train_seconds = time.perf_counter() - start - embed_wall + embed_seconds
         t0 = time.perf_counter()

@@ -257,7 +257,7 @@ def labels(
         help="prototype, supervised, cluster or selftrain (semi-supervised) (default: prototype).")] = None,
     features: Annotated[Optional[Features], typer.Option(
         help="kmeans clusters raw pixels or the label-free embedding (default: pixels).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised, cluster and selftrain train (default: medium).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised, cluster and selftrain train (default: medium; selftrain: fast).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="CNN epochs (default: the method's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seeds selection and training (default: 0).")] = None,
     seeds: Annotated[Optional[str], typer.Option(

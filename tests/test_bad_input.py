@@ -38,6 +38,10 @@ CASES = {
     "an unknown teacher": (["train", "params", "--set", "teacher=resnet", "--data", "REAL"], "unknown model 'resnet'"),
     "a teacher weight out of its domain": (["train", "params", "--set", "teacher_weight=2", "--data", "REAL"],
                                            "teacher_weight must be in [0, 1]"),
+    "an unknown embedding": (["labels", "--method", "selftrain", "--set", "embedding=pca", "--data", "REAL"],
+                             "embedding: unknown value 'pca'"),
+    "fewer clusters than classes": (["labels", "--method", "selftrain", "--set", "clusters=5", "--data", "REAL"],
+                                    "clusters must be at least 10"),
     "a run id that does not exist": (["show", "4242"], "no run with id 4242"),
     "verify a run id that does not exist": (["verify", "4242"], "no run with id 4242"),
 }

@@ -171,7 +171,7 @@ def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
     result = run_labels(config, tiny_mnist, store, say=heard.append)
     run = store.get_run(result.run_id)
     assert run.status == "finished" and run.labels_used == k and run.flags == "label-free"
-    assert run.config["embedding"] == (kind or "deskewed") and run.config["clusters"] == 10
+    assert run.config["embedding"] == (kind or "deskewed") and run.config["clusters"] == k  # one per label
     assert len(run.config["selftrain_round_images"]) == 2
     assert [m.split(":")[0] for m in heard if m.startswith("self-training")] == [
         "self-training round 1/2", "self-training round 2/2"]
@@ -197,3 +197,27 @@ def test_the_embedding_is_the_methods_own_unless_set():
     assert LabelsConfig(method="cluster", embedding="deskewed").validate().embedding_kind() == "deskewed"
     with pytest.raises(ConfigError, match="embedding: unknown value 'pca'"):
         LabelsConfig(method="selftrain", embedding="pca").validate()
+
+
+def test_each_method_trains_its_own_cnn_unless_told_and_the_run_records_which():
+    assert LabelsConfig(method="selftrain").validate().model == "fast"
+    assert LabelsConfig(method="cluster").validate().model == "medium"
+    assert LabelsConfig(method="selftrain", model="medium").validate().model == "medium"
+
+
+def test_an_ensemble_averages_its_members_and_counts_all_their_parameters():
+    from mnistbench.labels.methods import Fitted, _average
+
+    def member(p, params):
+        return Fitted(None, params, {"cnn": "fast"}, lambda images: np.tile(p, (len(images), 1)))
+
+    both = _average([member(np.array([0.6, 0.4]), 10), member(np.array([0.0, 1.0]), 5)])
+    np.testing.assert_allclose(both.proba(np.zeros(3)), [[0.3, 0.7]] * 3)
+    assert both.predict(np.zeros(2)).tolist() == [1, 1] and both.params_total == 15 and both.info["ensemble"] == 2
+
+
+def test_many_clusters_of_an_embedding_are_chosen_by_kmeans_label_free(monkeypatch, tiny_mnist):
+    monkeypatch.setattr(sel, "MIXTURE_MAX_K", 5)  # past it, k-means instead of a mixture (hours at k = 1,000)
+    features = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
+    chosen = sel.select_kmeans(features, 20, seed=0, metric="euclidean", images=tiny_mnist.x_train)
+    assert len(np.unique(chosen.indices)) == 20 and chosen.labels_read == 0 and chosen.flag == "label-free"

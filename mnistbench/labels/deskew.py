@@ -4,8 +4,8 @@ A digit's slant is the covariance of its ink's row and column coordinates over t
 shearing by minus that slope stands the digit upright and centres its ink. Slant is the largest
 label-free variation in MNIST (a slanted 4 and an upright 9 are nearer in pixels than two 4s of
 different slant), so clustering deskewed digits groups them by shape. On the development subset
-(labels/devset.py), the clusters of the deskewed images' UMAP named by k = 10 labels were 98.0 %
-right against 97.0 % for the autoencoder's codes, in a third of the time.
+(labels/devset.py), the clusters of the deskewed images' UMAP named by k = 10 labels were 97.9 %
+right against 97.0 % for the autoencoder's codes (seed 0), in 124 s against 432 s.
 """
 
 from __future__ import annotations

@@ -302,11 +302,22 @@ function labelsChart() {
     logX: true, xDomain: xd, yDomain: yd, xTicks: logTicks(...xd).filter(v => v >= xd[0] && v <= xd[1]),
     yTicks: [0.9, 0.92, 0.94, 0.96, 0.98, 0.99, 1].filter(v => v >= yd[0]), xFormat: v => String(v),
     yFormat: v => (100 * v).toFixed(0), xLabel: "labels read", yLabel: "test accuracy %"});
-  const byK = new Map();
-  runs.forEach(r => { if (!byK.has(r.labels_used)) byK.set(r.labels_used, []); byK.get(r.labels_used).push(r.test_accuracy); });
-  const means = [...byK].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v.reduce((s, x) => s + x, 0) / v.length]);
-  c.svg.append(svgEl("polyline", {points: means.map(([k, m]) => `${c.sx(k)},${c.sy(m)}`).join(" "), fill: "none",
-                                  stroke: "#b45309", "stroke-width": 1.5}));
+  // One line per method through its mean at each label count: the k-curve, method against method.
+  const palette = ["#b45309", "#2563eb", "#059669", "#7c3aed", "#db2777"];
+  const methods = [...new Set(runs.map(r => r.model))].sort();
+  methods.forEach((method, i) => {
+    const byK = new Map();
+    runs.filter(r => r.model === method).forEach(r => {
+      if (!byK.has(r.labels_used)) byK.set(r.labels_used, []);
+      byK.get(r.labels_used).push(r.test_accuracy);
+    });
+    const means = [...byK].sort((a, b) => a[0] - b[0]).map(([k, v]) => [k, v.reduce((s, x) => s + x, 0) / v.length]);
+    const color = palette[i % palette.length], [lastK, lastMean] = means[means.length - 1];
+    c.svg.append(svgEl("polyline", {points: means.map(([k, m]) => `${c.sx(k)},${c.sy(m)}`).join(" "), fill: "none",
+                                    stroke: color, "stroke-width": 1.5, class: "labels-mean"}),
+                 svgEl("text", {x: c.sx(lastK) + 7, y: c.sy(lastMean) + 4, class: "reference-label", fill: color},
+                       `${method} (mean)`));
+  });
   runs.forEach(r => dot(c, r.labels_used, r.test_accuracy, r.id, r.selection_labels_read ? "#dc2626" : "#b45309",
                         `run ${r.id} ${r.model}: ${r.labels_used} labels, ${(100 * r.test_accuracy).toFixed(2)} %` +
                         (r.selection_labels_read ? " (selection read labels)" : "")));

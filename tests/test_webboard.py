@@ -109,6 +109,8 @@ def test_exported_page_loads_sorts_and_opens_a_run(browser, db_url, tmp_path):
     assert page.locator("#chart-params rect.reference").count() == 4
     assert page.locator("#chart-params polyline.pareto").count() == 1
     assert page.locator("#chart-labels circle").count() == 2
+    assert page.locator("#chart-labels polyline.labels-mean").count() == 1  # one method: one mean line
+    assert "medium (mean)" in page.locator("#chart-labels").inner_text()
     assert page.locator("#chart-time circle").count() == 3
 
     page.locator("#board-accuracy tbody tr").first.click()

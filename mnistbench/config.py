@@ -415,8 +415,9 @@ def labels_command(config: dict) -> list[str]:
     if lc.stratified:
         args.append("--stratified")
     for f in fields(LabelsConfig):
-        if f.name not in _LABELS_OPTIONS and f.name != "stratified":
-            args += ["--set", f"{f.name}={_value(getattr(lc, f.name))}"]
+        value = getattr(lc, f.name)
+        if f.name not in _LABELS_OPTIONS and f.name != "stratified" and value is not None:  # None: the default
+            args += ["--set", f"{f.name}={_value(value)}"]
     return args
 
 

@@ -315,8 +315,8 @@ function labelsChart() {
     const color = palette[i % palette.length], [lastK, lastMean] = means[means.length - 1];
     c.svg.append(svgEl("polyline", {points: means.map(([k, m]) => `${c.sx(k)},${c.sy(m)}`).join(" "), fill: "none",
                                     stroke: color, "stroke-width": 1.5, class: "labels-mean"}),
-                 svgEl("text", {x: c.sx(lastK) + 7, y: c.sy(lastMean) + 4, class: "reference-label", fill: color},
-                       `${method} (mean)`));
+                 svgEl("text", {x: c.sx(lastK) - 7, y: c.sy(lastMean) - 8, "text-anchor": "end", class: "reference-label",
+                                fill: color}, `${method} (mean)`));  // left of the last point: inside the frame
   });
   runs.forEach(r => dot(c, r.labels_used, r.test_accuracy, r.id, r.selection_labels_read ? "#dc2626" : "#b45309",
                         `run ${r.id} ${r.model}: ${r.labels_used} labels, ${(100 * r.test_accuracy).toFixed(2)} %` +

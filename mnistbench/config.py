@@ -271,7 +271,7 @@ class LabelsConfig:
     embedding_epochs: int = 20
     embedding_dims: int = 10
     # autoencoder (N2D) | deskewed (PCA of the deskewed images, then UMAP); None: the method's own
-    # (cluster: autoencoder, selftrain and the rest: deskewed).
+    # (selftrain: deskewed; the others, and every run recorded before the field: autoencoder).
     embedding: str | None = None
     # cluster: each cluster's densest fraction is its core, pseudo-labelled; self-training rounds then
     # add the fringe a CNN is this sure of (its top probability; label smoothing caps it near 0.91).
@@ -326,7 +326,7 @@ class LabelsConfig:
 
     def embedding_kind(self) -> str:
         """The embedding this run clusters: the configured one, else the method's own."""
-        return self.embedding or ("autoencoder" if self.method == "cluster" else "deskewed")
+        return self.embedding or ("deskewed" if self.method == "selftrain" else "autoencoder")
 
     def to_dict(self) -> dict:
         return asdict(self)

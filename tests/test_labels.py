@@ -221,3 +221,8 @@ def test_many_clusters_of_an_embedding_are_chosen_by_kmeans_label_free(monkeypat
     features = np.random.default_rng(0).normal(size=(300, 4)).astype(np.float32)
     chosen = sel.select_kmeans(features, 20, seed=0, metric="euclidean", images=tiny_mnist.x_train)
     assert len(np.unique(chosen.indices)) == 20 and chosen.labels_read == 0 and chosen.flag == "label-free"
+
+
+def test_runs_recorded_before_the_embedding_field_keep_the_autoencoder():
+    old = LabelsConfig.from_dict({"k": 10, "select": "kmeans", "features": "embedding", "method": "prototype"})
+    assert old.embedding is None and old.embedding_kind() == "autoencoder"

@@ -14,9 +14,6 @@ import time
 import numpy as np
 
 
-KINDS = ("autoencoder", "deskewed")
-
-
 def embedding(x: np.ndarray, seed: int = 0, epochs: int = 20, dims: int = 10, say=None,
               kind: str = "autoencoder") -> tuple[np.ndarray, float]:
     """A label-free embedding of the images: an autoencoder's code, then UMAP (the N2D recipe).

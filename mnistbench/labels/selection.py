@@ -139,7 +139,7 @@ def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "co
         return Selection(medoids(u, assign, k), "kmeans", 0, "label-free")
     if k <= MIXTURE_MAX_K:
         assign, density, _ = mixture_clusters(features, k, seed)
-    else:  # a 1,000-component mixture would take hours here; k-means takes seconds
+    else:  # a 1,000-component mixture: 112 s for 3 of its up to 100 iterations here; k-means: seconds
         assign, density = euclidean_kmeans(features, k, seed)
     u = unit_rows(images) if images is not None else None
     chosen = []

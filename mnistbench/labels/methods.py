@@ -53,7 +53,7 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
     97.0 % on the hidden training labels, seed 0)."""
     from ..backend import keras  # noqa: PLC0415
     from ..config import Recipe, TrainConfig  # noqa: PLC0415
-    from ..models import create_model, get_spec, parameter_counts  # noqa: PLC0415
+    from ..models import create_model, get_spec  # noqa: PLC0415
     from ..pipeline import batches  # noqa: PLC0415
     from ..training import make_optimizer, set_determinism  # noqa: PLC0415
 
@@ -77,11 +77,17 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
                     loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
     net.fit(batches(xs, ys, batch_size, config.seed, augment=warp), shuffle=False, epochs=epochs, verbose=0)
 
+    return _as_fitted(net, {"cnn": config.model, "cnn_epochs": epochs, "cnn_augment": augment})
+
+
+def _as_fitted(net, info: dict) -> Fitted:
+    """A trained Keras classifier of uint8 (N, 28, 28) images as a Fitted, its parameters counted."""
+    from ..models import parameter_counts  # noqa: PLC0415
+
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
 
-    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
-                  {"cnn": config.model, "cnn_epochs": epochs, "cnn_augment": augment}, proba)
+    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0], info, proba)
 
 
 def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
@@ -156,7 +162,7 @@ def _train_round(x: np.ndarray, labels: np.ndarray, use: np.ndarray, oracle: Lab
     stream, folded into one)."""
     from ..backend import keras  # noqa: PLC0415
     from ..config import TrainConfig  # noqa: PLC0415
-    from ..models import create_model, get_spec, parameter_counts  # noqa: PLC0415
+    from ..models import create_model, get_spec  # noqa: PLC0415
     from ..pipeline import batches  # noqa: PLC0415
     from ..training import make_optimizer, set_determinism  # noqa: PLC0415
 
@@ -179,11 +185,7 @@ def _train_round(x: np.ndarray, labels: np.ndarray, use: np.ndarray, oracle: Lab
     net.fit(batches(images[..., None].astype(np.float32) / 255.0, keras.utils.to_categorical(targets, 10),
                     batch_size, seed, augment=train_config.recipe), shuffle=False, epochs=epochs, verbose=0)
 
-    def proba(images):
-        return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
-
-    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0],
-                  {"cnn": config.model, "cnn_epochs": epochs}, proba)
+    return _as_fitted(net, {"cnn": config.model, "cnn_epochs": epochs})
 
 
 def _cnns(n: int) -> str:

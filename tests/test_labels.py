@@ -223,6 +223,28 @@ def test_many_clusters_of_an_embedding_are_chosen_by_kmeans_label_free(monkeypat
     assert len(np.unique(chosen.indices)) == 20 and chosen.labels_read == 0 and chosen.flag == "label-free"
 
 
+def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clusters(monkeypatch):
+    import sklearn.mixture
+
+    fits = []
+    real = sklearn.mixture.GaussianMixture.fit
+
+    def counted(self, *args, **kwargs):
+        fits.append(self.n_components)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(sklearn.mixture.GaussianMixture, "fit", counted)
+    features = np.random.default_rng(0).normal(size=(300, 3))
+    first = sel.mixture_clusters(features, 4, seed=0)
+    first[0][:] = -1  # a caller's change to what it was given does not reach the next caller
+    again = sel.mixture_clusters(features.copy(), 4, seed=0)
+    assert fits == [4] and again[0].min() >= 0
+    fresh = sel.mixture_clusters(features, 4, seed=1)  # another seed, another fit
+    assert fits == [4, 4] and len(fresh[0]) == 300
+    sel.mixture_clusters(features + 1.0, 4, seed=1)  # other features too
+    assert fits == [4, 4, 4]
+
+
 def test_runs_recorded_before_the_embedding_field_keep_the_autoencoder():
     old = LabelsConfig.from_dict({"k": 10, "select": "kmeans", "features": "embedding", "method": "prototype"})
     assert old.embedding is None and old.embedding_kind() == "autoencoder"

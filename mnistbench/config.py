@@ -283,7 +283,9 @@ class LabelsConfig:
     # before, keeping each class's most confident `selftrain_keep`; the k true labels are always in,
     # repeated to about one per batch. Chosen on the development subset (labels/devset.py).
     selftrain_rounds: int = 2
-    selftrain_ensemble: int = 1  # CNNs a round trains from different seeds; their mean labels the next
+    # CNNs a round trains from different seeds; their mean labels the next round, the last's classifies.
+    # Three: development subset, k = 100, seeds 0 and 1: 99.04 / 99.09 % after two rounds against 98.99 / 99.06 %.
+    selftrain_ensemble: int = 3
     clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: k, 10 to 100
     selftrain_keep: float = 0.95
     # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.

@@ -173,6 +173,7 @@ def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
     assert run.status == "finished" and run.labels_used == k and run.flags == "label-free"
     assert run.config["embedding"] == (kind or "deskewed") and run.config["clusters"] == k  # one per label
     assert len(run.config["selftrain_round_images"]) == 2
+    assert run.config["ensemble"] == 3  # the default: three CNNs a round, averaged
     assert [m.split(":")[0] for m in heard if m.startswith("self-training")] == [
         "self-training round 1/2", "self-training round 2/2"]
     assert any(("deskewed images" if kind is None else "autoencoder epoch") in m for m in heard)
@@ -186,7 +187,7 @@ def test_selftrain_learns_real_digits_from_ten_labels(real_mnist_path, db_url):
     full = load_mnist(real_mnist_path)
     mnist = Mnist(full.x_train[:3000], full.y_train[:3000], full.x_test[:1000], full.y_test[:1000], source="part")
     config = LabelsConfig(k=10, select="kmeans", features="embedding", method="selftrain", selftrain_rounds=2,
-                          epochs=3)
+                          epochs=3, selftrain_ensemble=1)  # one CNN a round: a third of the seconds
     result = run_labels(config, mnist, Store(db_url))
     assert result.test_accuracy > 0.85
 

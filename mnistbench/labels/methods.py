@@ -218,8 +218,8 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
                   say=None, observe=None, **_) -> Fitted:
     """Clusters of the label-free embedding, one per label (ten at least, sel.MIXTURE_MAX_K at most),
     each named by the majority of the labels in it; their cores' pseudo-labels start the rounds. Each
-    round trains a fresh CNN (or `selftrain_ensemble` of them, averaged) under augmentation, labels every
-    image by it, and passes each class's most confident `selftrain_keep` on to the next; the k true labels
+    round trains `selftrain_ensemble` fresh CNNs (three) under augmentation, averaged, labels every
+    image by them, and passes each class's most confident `selftrain_keep` on to the next; the k true labels
     are in every round. The last round's CNN is the classifier.
 
     `observe(stage, labels, use)`, for design tools (benchmarks/labels_dev.py), hears each stage's

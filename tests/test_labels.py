@@ -235,6 +235,7 @@ def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clust
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(sklearn.mixture.GaussianMixture, "fit", counted)
+    monkeypatch.setattr(sel, "_last_mixture", {})  # nothing an earlier test fitted
     features = np.random.default_rng(0).normal(size=(300, 3))
     first = sel.mixture_clusters(features, 4, seed=0)
     first[0][:] = -1  # a caller's change to what it was given does not reach the next caller

@@ -220,7 +220,7 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
     each named by the majority of the labels in it; their cores' pseudo-labels start the rounds. Each
     round trains `selftrain_ensemble` fresh CNNs (three) under augmentation, averaged, labels every
     image by them, and passes each class's most confident `selftrain_keep` on to the next; the k true labels
-    are in every round. The last round's CNN is the classifier.
+    are in every round. The last round's CNNs, averaged, are the classifier.
 
     `observe(stage, labels, use)`, for design tools (benchmarks/labels_dev.py), hears each stage's
     label for every training image and which of them the next CNN learns from; a run passes none."""

@@ -279,7 +279,7 @@ class LabelsConfig:
     self_training_rounds: int = 2
     confidence: float = 0.9
     pseudo_label_smoothing: float = 0.1  # when the CNN's own recipe has none
-    # selftrain: self-training rounds under augmentation, each a fresh CNN on the labels of the round
+    # selftrain: self-training rounds under augmentation, each of fresh CNNs on the labels of the round
     # before, keeping each class's most confident `selftrain_keep`; the k true labels are always in,
     # repeated to about one per batch. Chosen on the development subset (labels/devset.py).
     selftrain_rounds: int = 2

@@ -1,11 +1,14 @@
 """Design tool of the minimum-labels benchmark: a labels method scored on the development subset.
 
-    python -m benchmarks.labels_dev [--k 10] [--seed 0] [--set FIELD=VALUE ...] [--data PATH]
+    python -m benchmarks.labels_dev [--k 10] [--seed 0] [--set FIELD=VALUE ...] [--holdout 5000] [--data PATH]
 
 Runs the selftrain method as a run would (label-free selection on its embedding, the k labels through
 a LabelOracle), then reads the labels of the declared development subset (mnistbench/labels/devset.py:
 10,000 training images) to score every stage: the named clusters, each self-training round's labels,
-the share of them the next round learns from and how pure that share is. The test set is not loaded
+the share of them the next round learns from and how pure that share is. With --holdout N, the first N
+development images are taken out of the learner's images altogether, and the final classifier is scored on
+them as a test set would score it (the learnt ones flatter it: it has seen them under their pseudo-labels,
+and the final round only repeats them). The test set is not loaded
 into any score, and nothing is recorded on a board: this is how the method's knobs were chosen, not a
 result. Writes benchmarks/results/labels_dev-k{K}-s{SEED}[-TAG].json.
 """
@@ -15,13 +18,15 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
+
 from benchmarks.common import save
 
 from mnistbench import data as data_mod
 from mnistbench.config import LabelsConfig, parse_settings
 from mnistbench.environment import cpu_flags, device_name
 from mnistbench.labels import selection as sel
-from mnistbench.labels.devset import dev_accuracy
+from mnistbench.labels.devset import dev_indices
 from mnistbench.labels.embedding import embedding
 from mnistbench.labels.methods import fit_selftrain
 from mnistbench.labels.oracle import LabelOracle
@@ -34,14 +39,26 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE")
     parser.add_argument("--data", default=None)
     parser.add_argument("--tag", default="", help="appended to the result file's name")
+    parser.add_argument("--holdout", type=int, default=0,
+                        help="this many development images are taken out of the learner's images and score the "
+                             "final classifier as unseen images (a stand-in for the test set)")
     args = parser.parse_args(argv)
     fields, _ = parse_settings(args.set, LabelsConfig)
     config = LabelsConfig(k=args.k, seed=args.seed, select="kmeans", features="embedding", method="selftrain",
                           **fields).validate()
     mnist = data_mod.load_mnist(args.data)
-    x, hidden = mnist.x_train, mnist.y_train  # `hidden` is read only by the scores below
+    dev = dev_indices(len(mnist.y_train))
+    unseen = dev[:args.holdout]  # the first `holdout` of the (sorted) development indices
+    learner = np.setdiff1d(np.arange(len(mnist.y_train)), unseen)
+    x, hidden = mnist.x_train[learner], mnist.y_train[learner]  # `hidden` is read only by the scores below
+    seen_dev = np.flatnonzero(np.isin(learner, dev))  # development images among the learner's, as positions
+
+    def score(labels, mask=None):
+        idx = seen_dev if mask is None else seen_dev[mask[seen_dev]]
+        return round(100 * float(np.mean(labels[idx] == hidden[idx])), 2) if len(idx) else float("nan")
+
     print(f"{device_name()} ({cpu_flags()}); {config.embedding_kind()} embedding, "
-          f"k={config.k}, seed {config.seed}")
+          f"k={config.k}, seed {config.seed}; {len(x):,} images learnt from, {len(unseen):,} held out")
     start = time.perf_counter()
     features, embed_seconds = embedding(x, seed=config.seed, epochs=config.embedding_epochs,
                                         dims=config.embedding_dims, kind=config.embedding_kind())
@@ -50,17 +67,22 @@ def main(argv: list[str] | None = None) -> dict:
     stages = []
 
     def observe(stage, labels, use):
-        row = {"stage": stage, "seconds": round(time.perf_counter() - start, 1),
-               "dev_accuracy": round(100 * dev_accuracy(labels, hidden), 2)}
+        row = {"stage": stage, "seconds": round(time.perf_counter() - start, 1), "dev_accuracy": score(labels)}
         if use is not None:
-            row.update(learnt_share=round(float(use.mean()), 3),
-                       learnt_purity=round(100 * dev_accuracy(labels, hidden, use), 2))
+            row.update(learnt_share=round(float(use.mean()), 3), learnt_purity=score(labels, use))
         stages.append(row)
         print("  ".join(f"{k} {v}" for k, v in row.items()), flush=True)
 
-    fit_selftrain(x, oracle, config, features=features, observe=observe)
+    fitted = fit_selftrain(x, oracle, config, features=features, observe=observe)
+    # The final classifier on the held-out images, as a test set would score it (without any, on the
+    # learnt development images, which it has seen under their pseudo-labels).
+    scored_x, scored_y = ((mnist.x_train[unseen], mnist.y_train[unseen]) if len(unseen)
+                          else (x[seen_dev], hidden[seen_dev]))
+    final = round(100 * float(np.mean(fitted.predict(scored_x) == scored_y)), 2)
+    print(f"final classifier on the {'held-out' if len(unseen) else 'learnt'} development images: {final}", flush=True)
     result = {"config": config.to_dict(), "embedding_seconds": round(embed_seconds, 1),
-              "seconds": round(time.perf_counter() - start, 1), "stages": stages}
+              "seconds": round(time.perf_counter() - start, 1), "stages": stages,
+              "held_out": len(unseen), "final": final}
     save(f"labels_dev-k{config.k}-s{config.seed}{'-' + args.tag if args.tag else ''}", result)
     return result
 

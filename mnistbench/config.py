@@ -288,6 +288,10 @@ class LabelsConfig:
     selftrain_ensemble: int = 3
     clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: k, 10 to 100
     selftrain_keep: float = 0.95
+    # selftrain: each round's CNNs learn from all but their own share of the pseudo-labelled images, and each
+    # image's next label comes from the CNN that did not learn it (cross-fitting: a CNN repeats the labels
+    # it was taught on the images it learnt, mistakes included). Needs two CNNs a round at least.
+    selftrain_crossfit: bool = False
     # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
     min_steps: int = 50
     small_batch_size: int = 64
@@ -322,6 +326,9 @@ class LabelsConfig:
         if self.clusters is not None:
             _at_least(self.clusters, 10, "clusters")
         _within(self.selftrain_keep, 0, 1, "selftrain_keep", lower_open=True)
+        if self.selftrain_crossfit and self.selftrain_ensemble < 2:
+            raise ConfigError("selftrain_crossfit labels each image by a CNN that did not learn it, so it needs "
+                              f"selftrain_ensemble of 2 or more, got {self.selftrain_ensemble}")
         _at_least(self.min_steps, 1, "min_steps")
         _at_least(self.small_batch_size, 1, "small_batch_size")
         return self

@@ -42,6 +42,9 @@ CASES = {
                              "embedding: unknown value 'pca'"),
     "fewer clusters than classes": (["labels", "--method", "selftrain", "--set", "clusters=5", "--data", "REAL"],
                                     "clusters must be at least 10"),
+    "cross-fitting with one CNN a round": (["labels", "--method", "selftrain", "--set", "selftrain_crossfit=true",
+                                            "--set", "selftrain_ensemble=1", "--data", "REAL"],
+                                           "needs selftrain_ensemble of 2 or more"),
     "a run id that does not exist": (["show", "4242"], "no run with id 4242"),
     "verify a run id that does not exist": (["verify", "4242"], "no run with id 4242"),
 }

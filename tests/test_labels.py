@@ -250,3 +250,38 @@ def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clust
 def test_runs_recorded_before_the_embedding_field_keep_the_autoencoder():
     old = LabelsConfig.from_dict({"k": 10, "select": "kmeans", "features": "embedding", "method": "prototype"})
     assert old.embedding is None and old.embedding_kind() == "autoencoder"
+
+
+def test_crossfit_labels_each_image_by_the_cnn_that_did_not_learn_it(monkeypatch):
+    from mnistbench.labels import methods
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 255, size=(200, 28, 28), dtype=np.uint8)
+    features = rng.normal(size=(200, 3))
+    oracle = LabelOracle(np.arange(200) % 10, np.arange(0, 200, 20))  # 10 labelled images
+    config = LabelsConfig(k=10, select="kmeans", features="embedding", method="selftrain", selftrain_rounds=2,
+                          selftrain_ensemble=3, selftrain_crossfit=True).validate()
+    learnt = []  # (round's labels, the images a member learns from), member by member
+
+    def fake_round(x_, labels, use, oracle_, config_, seed):
+        member = len(learnt) % 3
+        learnt.append((labels.copy(), use.copy()))
+        # Every member calls every image its own number: whoever labelled an image is then plain to see.
+        return methods.Fitted(None, 1, {}, lambda images, m=member: np.eye(10)[np.full(len(images), m)])
+
+    monkeypatch.setattr(methods, "_train_round", fake_round)
+    fitted = methods.fit_selftrain(x, oracle, config, features=features)
+    share = np.random.default_rng(config.seed).permutation(200) % 3
+    for member, (_, use) in enumerate(learnt[:3]):
+        assert not (use & (share == member)).any() and (use & (share != member)).any()
+    second_round_labels = learnt[3][0]
+    unlabelled = np.setdiff1d(np.arange(200), oracle.indices)
+    np.testing.assert_array_equal(second_round_labels[unlabelled], share[unlabelled])
+    np.testing.assert_array_equal(second_round_labels[oracle.indices], oracle.labels())
+    np.testing.assert_allclose(fitted.proba(x[:2])[0, :3], [1 / 3] * 3)  # the classifier: all three averaged
+    assert fitted.info["crossfit"] is True and fitted.info["ensemble"] == 3
+
+
+def test_crossfit_needs_two_cnns_a_round():
+    with pytest.raises(ConfigError, match="selftrain_crossfit .* needs selftrain_ensemble of 2 or more, got 1"):
+        LabelsConfig(method="selftrain", selftrain_ensemble=1, selftrain_crossfit=True).validate()

@@ -214,6 +214,18 @@ def confident_per_class(predicted: np.ndarray, confidence: np.ndarray, keep: flo
     return use
 
 
+def _label_every_image(x: np.ndarray, members: list[Fitted], fitted: Fitted, share: np.ndarray | None) -> np.ndarray:
+    """Class probabilities for the learner's images: the round's averaged CNNs, or with cross-fitting,
+    for each image the CNN that did not learn it."""
+    if share is None:
+        return fitted.proba(x)
+    probs = np.empty((len(x), sel.N_CLASSES), dtype=np.float32)
+    for member, cnn in enumerate(members):
+        mine = share == member
+        probs[mine] = cnn.proba(x[mine])
+    return probs
+
+
 def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
                   say=None, observe=None, **_) -> Fitted:
     """Clusters of the label-free embedding, one per label (ten at least, sel.MIXTURE_MAX_K at most),
@@ -236,23 +248,32 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
     labels, use = cluster_labels(features, oracle, n_clusters, config.seed, config.core_fraction)
     observe("clusters", labels, use)
     rounds = []
+    n_members = config.selftrain_ensemble
+    # Cross-fitting's shares: member m does not learn the images of share m, and labels them.
+    share = (np.random.default_rng(config.seed).permutation(len(x)) % n_members if config.selftrain_crossfit
+             else None)
     fitted = None
     for round_ in range(config.selftrain_rounds):
         labels[oracle.indices] = oracle.labels()
         use[oracle.indices] = False  # they come in through the repeated labelled stream
-        say(f"self-training round {round_ + 1}/{config.selftrain_rounds}: {_cnns(config.selftrain_ensemble)} on "
-            f"{int(use.sum()):,} pseudo-labelled images and the {len(oracle)} labelled ones")
-        fitted = _average([_train_round(x, labels, use, oracle, config, config.seed + round_ + 1000 * member)
-                           for member in range(config.selftrain_ensemble)])
+        say(f"self-training round {round_ + 1}/{config.selftrain_rounds}: {_cnns(n_members)} on "
+            f"{int(use.sum()):,} pseudo-labelled images and the {len(oracle)} labelled ones"
+            + (f", each without its {1 / n_members:.0%} share" if share is not None else ""))
+        members = [_train_round(x, labels, use if share is None else use & (share != member), oracle, config,
+                                config.seed + round_ + 1000 * member)
+                   for member in range(n_members)]
+        fitted = _average(members)
         rounds.append(int(use.sum()))
         if round_ + 1 < config.selftrain_rounds:
-            probs = fitted.proba(x)
+            probs = _label_every_image(x, members, fitted, share)
             labels = probs.argmax(axis=1)
             use = confident_per_class(labels, probs.max(axis=1), config.selftrain_keep)
             observe(f"round {round_ + 1}", labels, use)
     if watched:
-        observe(f"round {config.selftrain_rounds}", fitted.predict(x), None)
+        observe(f"round {config.selftrain_rounds}",
+                _label_every_image(x, members, fitted, share).argmax(axis=1), None)
     fitted.info.update({"clusters": n_clusters, "embedding": config.embedding_kind(),
+                        "crossfit": share is not None,
                         "selftrain_round_images": rounds})
     return fitted
 

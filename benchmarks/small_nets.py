@@ -4,13 +4,14 @@
     python -m benchmarks.throughput --small-nets   # the same
 
 `shared` (the params board's default net) is trained through `mnistbench.training.train`, the CLI's
-path, in four variants that add one change at a time:
+path, in five variants that change one thing at a time:
 
 - before: `SampleNorm` differentiated by TensorFlow, dropout 0.1, batch 128 (sessions 1-6);
 - after: `SampleNorm`'s derivative written out (mnistbench/models.py), the same recipe: the change made;
 - + batch 256, and + no dropout: what two recipe changes would buy. Neither is the default: at 30
   epochs without dropout `shared` reached 98.87 % (RESULTS.md, session 7), short of the 99.1 % of the
-  40-epoch recipe with it.
+  40-epoch recipe with it;
+- after, mixed bfloat16: the default recipe computing in bfloat16 (for CPUs with AVX512_BF16 or AMX).
 
 Fits are interleaved, in forward and reverse order on alternate rounds. Each is timed over its epochs
 after the first (graph tracing) in wall seconds and in process CPU seconds; images per CPU second are
@@ -62,19 +63,21 @@ def sample_norm(layer_class):
         models.SampleNorm = saved
 
 
-# name: (SampleNorm class, batch size, dropout)
+# name: (SampleNorm class, batch size, dropout, precision)
 VARIANTS = {
-    "before": (AutodiffSampleNorm, 128, 0.1),
-    "after: custom gradient": (models.SampleNorm, 128, 0.1),
-    "+ batch 256": (models.SampleNorm, 256, 0.1),
-    "+ batch 256, no dropout": (models.SampleNorm, 256, 0.0),
+    "before": (AutodiffSampleNorm, 128, 0.1, "float32"),
+    "after: custom gradient": (models.SampleNorm, 128, 0.1, "float32"),
+    "+ batch 256": (models.SampleNorm, 256, 0.1, "float32"),
+    "+ batch 256, no dropout": (models.SampleNorm, 256, 0.0, "float32"),
+    # bfloat16 compute: where the CPU has AVX512_BF16 or AMX, oneDNN's convolutions run in it.
+    "after, mixed bfloat16": (models.SampleNorm, 128, 0.1, "mixed_bfloat16"),
 }
 
 
 def timed_fit(variant: str, mnist, store: Store, images: int, epochs: int) -> tuple[float, float]:
     """(images per wall second, images per CPU second): medians over the fit's epochs after the first."""
-    layer_class, batch, dropout = VARIANTS[variant]
-    recipe = replace(models.get_spec("shared").recipe, epochs=epochs, batch_size=batch)
+    layer_class, batch, dropout, precision = VARIANTS[variant]
+    recipe = replace(models.get_spec("shared").recipe, epochs=epochs, batch_size=batch, precision=precision)
     config = TrainConfig(benchmark="params", model="shared", recipe=recipe, model_options={"dropout": dropout},
                          val_size=0, train_size=images, save_model=False)
     timer = EpochTimer()
@@ -100,11 +103,11 @@ def main(argv: list[str] | None = None) -> None:
             rates[name].append(timed_fit(name, mnist, store, args.images, args.epochs))
     epochs = models.get_spec("shared").recipe.epochs
     rows, base = [], None
-    for name, (_, batch, dropout) in VARIANTS.items():
+    for name, (_, batch, dropout, precision) in VARIANTS.items():
         wall = statistics.median(r[0] for r in rates[name])
         cpu = statistics.median(r[1] for r in rates[name])
         base = base or (wall, cpu)
-        rows.append({"variant": name, "batch_size": batch, "dropout": dropout, "wall_img_s": wall, "cpu_img_s": cpu,
+        rows.append({"variant": name, "batch_size": batch, "dropout": dropout, "precision": precision, "wall_img_s": wall, "cpu_img_s": cpu,
                      "wall_runs": [r[0] for r in rates[name]], "cpu_runs": [r[1] for r in rates[name]],
                      "wall_ratio": wall / base[0], "cpu_ratio": cpu / base[1], "full_run_epochs": epochs,
                      "full_run_s": epochs * FULL_RUN_IMAGES / wall})

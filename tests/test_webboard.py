@@ -123,6 +123,24 @@ def test_exported_page_loads_sorts_and_opens_a_run(browser, db_url, tmp_path):
     assert problems == []
 
 
+def test_a_baseline_far_below_does_not_flatten_the_labels_curve(browser, db_url, tmp_path):
+    store = Store(db_url)
+    for model, accuracy, labels in [("selftrain", 0.9886, 10), ("selftrain", 0.9934, 100), ("prototype", 0.5035, 10)]:
+        run_id = store.start_run(benchmark="labels", model=model, labels_used=labels, params_total=10)
+        store.finish_run(run_id, "finished", test_accuracy=accuracy, train_seconds=1.0)
+    store.close()
+    out = tmp_path / "board.html"
+    assert runner.invoke(app, ["export", "--format", "html", "-o", str(out), "--db", db_url]).exit_code == 0
+    page, problems = _open(browser, out.as_uri())
+    chart = page.locator("#chart-labels")
+    assert chart.locator("circle").count() == 3  # the baseline is drawn, on the bottom edge
+    assert "1 run under 97.0 % on this edge" in chart.inner_text()
+    ticks = [float(t) for t in chart.locator("g.axis text").all_text_contents() if t.replace(".", "").isdigit()]
+    assert min(t for t in ticks if t > 90) >= 97  # the y axis starts at 97 %, not near the baseline's 50 %
+    assert "selftrain (mean)" in chart.inner_text() and "prototype (mean)" not in chart.inner_text()
+    assert problems == []
+
+
 def test_an_empty_board_renders_without_errors(browser, db_url, tmp_path):
     Store(db_url).close()
     out = tmp_path / "empty.html"

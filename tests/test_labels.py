@@ -285,3 +285,34 @@ def test_crossfit_labels_each_image_by_the_cnn_that_did_not_learn_it(monkeypatch
 def test_crossfit_needs_two_cnns_a_round():
     with pytest.raises(ConfigError, match="selftrain_crossfit .* needs selftrain_ensemble of 2 or more, got 1"):
         LabelsConfig(method="selftrain", selftrain_ensemble=1, selftrain_crossfit=True).validate()
+
+
+def test_the_design_tools_held_out_images_never_reach_the_learner(monkeypatch):
+    from benchmarks import labels_dev
+
+    from mnistbench.labels.devset import dev_indices
+    from mnistbench.labels.methods import Fitted
+
+    from .conftest import make_tiny_mnist
+
+    mnist = make_tiny_mnist(n_train=300)
+    mnist.x_train[:] = 0
+    mnist.x_train[:, 0, :3] = np.stack([np.arange(300) // 256, np.arange(300) % 256, np.ones(300)], axis=1)  # ids
+    learnt = {}
+
+    def fake_fit(x, oracle, config, features=None, observe=None):
+        learnt["x"] = x.copy()
+        observe("clusters", np.zeros(len(x), dtype=int), np.ones(len(x), dtype=bool))
+        return Fitted(lambda images: np.zeros(len(images), dtype=int), 1, {})
+
+    monkeypatch.setattr(labels_dev.data_mod, "load_mnist", lambda path=None: mnist)
+    monkeypatch.setattr(labels_dev, "embedding", lambda x, **_: (np.random.default_rng(0).normal(size=(len(x), 3)), 0.0))
+    monkeypatch.setattr(labels_dev, "fit_selftrain", fake_fit)
+    monkeypatch.setattr(labels_dev, "save", lambda name, result: None)
+    result = labels_dev.main(["--k", "10", "--holdout", "50"])
+
+    unseen = dev_indices(300)[:50]
+    ids = learnt["x"][:, 0, 0].astype(int) * 256 + learnt["x"][:, 0, 1]
+    assert len(ids) == 250 and not np.isin(unseen, ids).any()
+    assert result["held_out"] == 50
+    assert result["final"] == round(100 * float(np.mean(mnist.y_train[unseen] == 0)), 2)  # scored on them alone

@@ -78,11 +78,21 @@ def main(argv: list[str] | None = None) -> dict:
     # learnt development images, which it has seen under their pseudo-labels).
     scored_x, scored_y = ((mnist.x_train[unseen], mnist.y_train[unseen]) if len(unseen)
                           else (x[seen_dev], hidden[seen_dev]))
-    final = round(100 * float(np.mean(fitted.predict(scored_x) == scored_y)), 2)
+    predicted = fitted.predict(scored_x)
+    final = round(100 * float(np.mean(predicted == scored_y)), 2)
     print(f"final classifier on the {'held-out' if len(unseen) else 'learnt'} development images: {final}", flush=True)
+    # Its mistakes by (true, predicted) pair, most common first, and each class's share of its predictions
+    # against its share of the truth: whole styles read as a neighbour show as a few large pairs.
+    wrong, counts = np.unique(np.stack([scored_y, predicted])[:, predicted != scored_y], axis=1, return_counts=True)
+    pairs = [[int(t), int(p), int(n)] for (t, p), n in zip(wrong.T, counts)]
+    pairs.sort(key=lambda row: -row[2])
+    print("mistakes, true -> predicted: " + ", ".join(f"{t}->{p} {n}" for t, p, n in pairs[:8]), flush=True)
+    shares = {int(c): [round(float(np.mean(predicted == c)), 4), round(float(np.mean(scored_y == c)), 4)]
+              for c in range(sel.N_CLASSES)}
     result = {"config": config.to_dict(), "embedding_seconds": round(embed_seconds, 1),
               "seconds": round(time.perf_counter() - start, 1), "stages": stages,
-              "held_out": len(unseen), "final": final}
+              "held_out": len(unseen), "final": final,
+              "mistakes": pairs, "class_shares_predicted_true": shares}
     save(f"labels_dev-k{config.k}-s{config.seed}{'-' + args.tag if args.tag else ''}", result)
     return result
 

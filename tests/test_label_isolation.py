@@ -51,11 +51,17 @@ def _scrambled(mnist: Mnist, keep: list[int], seed: int = 1) -> Mnist:
     return Mnist(mnist.x_train, y.astype(mnist.y_train.dtype), mnist.x_test, mnist.y_test, source="scrambled")
 
 
-@pytest.mark.parametrize("select, features, method", LABEL_FREE)
-def test_scrambling_the_labels_a_run_did_not_choose_changes_nothing(select, features, method, db_url, monkeypatch):
+# Each with its defaults, and selftrain with cross-fitting too (its images split between its CNNs by a
+# seeded shuffle, no label).
+CASES = [(*case, {}) for case in LABEL_FREE] + [("kmeans", "embedding", "selftrain", {"selftrain_crossfit": True})]
+
+
+@pytest.mark.parametrize("select, features, method, options", CASES)
+def test_scrambling_the_labels_a_run_did_not_choose_changes_nothing(select, features, method, options, db_url,
+                                                                    monkeypatch):
     mnist = make_tiny_mnist()
     config = LabelsConfig(k=10, select=select, features=features, method=method, epochs=2, embedding_epochs=2,
-                          self_training_rounds=1, min_steps=5, selftrain_rounds=2)
+                          self_training_rounds=1, min_steps=5, selftrain_rounds=2, **options)
     store = Store(db_url)
     chosen, predicted, flags = _run(config, mnist, store, monkeypatch)
     again, predicted_again, _ = _run(config, _scrambled(mnist, chosen), store, monkeypatch)

@@ -316,3 +316,6 @@ def test_the_design_tools_held_out_images_never_reach_the_learner(monkeypatch):
     assert len(ids) == 250 and not np.isin(unseen, ids).any()
     assert result["held_out"] == 50
     assert result["final"] == round(100 * float(np.mean(mnist.y_train[unseen] == 0)), 2)  # scored on them alone
+    truth = mnist.y_train[unseen]
+    assert sorted(result["mistakes"], key=lambda row: row[0]) == [
+        [int(c), 0, int(np.sum(truth == c))] for c in range(1, 10) if np.sum(truth == c)]

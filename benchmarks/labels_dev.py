@@ -26,7 +26,7 @@ from mnistbench import data as data_mod
 from mnistbench.config import LabelsConfig, parse_settings
 from mnistbench.environment import cpu_flags, device_name
 from mnistbench.labels import selection as sel
-from mnistbench.labels.devset import dev_indices
+from mnistbench.labels.devset import dev_accuracy, dev_indices
 from mnistbench.labels.embedding import embedding
 from mnistbench.labels.methods import fit_selftrain
 from mnistbench.labels.oracle import LabelOracle
@@ -54,8 +54,7 @@ def main(argv: list[str] | None = None) -> dict:
     seen_dev = np.flatnonzero(np.isin(learner, dev))  # development images among the learner's, as positions
 
     def score(labels, mask=None):
-        idx = seen_dev if mask is None else seen_dev[mask[seen_dev]]
-        return round(100 * float(np.mean(labels[idx] == hidden[idx])), 2) if len(idx) else float("nan")
+        return round(100 * dev_accuracy(labels, hidden, mask, positions=seen_dev), 2)
 
     print(f"{device_name()} ({cpu_flags()}); {config.embedding_kind()} embedding, "
           f"k={config.k}, seed {config.seed}; {len(x):,} images learnt from, {len(unseen):,} held out")

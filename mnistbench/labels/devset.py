@@ -21,9 +21,12 @@ def dev_indices(n_train: int = 60_000) -> np.ndarray:
     return np.sort(np.random.default_rng(DEV_SEED).choice(n_train, size=size, replace=False))
 
 
-def dev_accuracy(predicted: np.ndarray, hidden_labels: np.ndarray, mask: np.ndarray | None = None) -> float:
-    """Accuracy of per-training-image predictions on the development subset (optionally within `mask`)."""
-    idx = dev_indices(len(hidden_labels))
+def dev_accuracy(predicted: np.ndarray, hidden_labels: np.ndarray, mask: np.ndarray | None = None,
+                 positions: np.ndarray | None = None) -> float:
+    """Accuracy of per-training-image predictions on the development subset (optionally within `mask`).
+    `positions`: where the development images sit in the arrays, when they are not all 60,000 training
+    images in order (the design tool's learner, with some development images held out)."""
+    idx = dev_indices(len(hidden_labels)) if positions is None else positions
     if mask is not None:
         idx = idx[mask[idx]]
     return float(np.mean(predicted[idx] == hidden_labels[idx])) if len(idx) else float("nan")

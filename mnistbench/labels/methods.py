@@ -214,11 +214,11 @@ def confident_per_class(predicted: np.ndarray, confidence: np.ndarray, keep: flo
     return use
 
 
-def _label_every_image(x: np.ndarray, members: list[Fitted], fitted: Fitted, share: np.ndarray | None) -> np.ndarray:
+def _label_every_image(x: np.ndarray, members: list[Fitted], share: np.ndarray | None) -> np.ndarray:
     """Class probabilities for the learner's images: the round's averaged CNNs, or with cross-fitting,
     for each image the CNN that did not learn it."""
     if share is None:
-        return fitted.proba(x)
+        return _average(members).proba(x)
     probs = np.empty((len(x), sel.N_CLASSES), dtype=np.float32)
     for member, cnn in enumerate(members):
         mine = share == member
@@ -265,13 +265,13 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
         fitted = _average(members)
         rounds.append(int(use.sum()))
         if round_ + 1 < config.selftrain_rounds:
-            probs = _label_every_image(x, members, fitted, share)
+            probs = _label_every_image(x, members, share)
             labels = probs.argmax(axis=1)
             use = confident_per_class(labels, probs.max(axis=1), config.selftrain_keep)
             observe(f"round {round_ + 1}", labels, use)
     if watched:
         observe(f"round {config.selftrain_rounds}",
-                _label_every_image(x, members, fitted, share).argmax(axis=1), None)
+                _label_every_image(x, members, share).argmax(axis=1), None)
     fitted.info.update({"clusters": n_clusters, "embedding": config.embedding_kind(),
                         "crossfit": share is not None,
                         "selftrain_round_images": rounds})

@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> None:
         wall = statistics.median(r[0] for r in rates[name])
         cpu = statistics.median(r[1] for r in rates[name])
         base = base or (wall, cpu)
-        rows.append({"variant": name, "batch_size": batch, "dropout": dropout, "precision": precision, "wall_img_s": wall, "cpu_img_s": cpu,
+        rows.append({"variant": name, "batch_size": batch, "dropout": dropout, "precision": precision,
+                     "wall_img_s": wall, "cpu_img_s": cpu,
                      "wall_runs": [r[0] for r in rates[name]], "cpu_runs": [r[1] for r in rates[name]],
                      "wall_ratio": wall / base[0], "cpu_ratio": cpu / base[1], "full_run_epochs": epochs,
                      "full_run_s": epochs * FULL_RUN_IMAGES / wall})

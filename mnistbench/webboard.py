@@ -14,6 +14,7 @@ import json
 from datetime import datetime, timezone
 
 from .boards import boards
+from .config import DEFAULT_TARGETS
 from .schema import EPOCH_COLUMNS, run_as_dict
 
 # Public results drawn on the parameters picture for comparison (from the issue tracker's survey).
@@ -53,6 +54,7 @@ def page_data(reader, source: str = "") -> dict:
                     "rows": b.rows} for b in tables],
         "runs": details,
         "references": {"params": PARAMS_REFERENCES},
+        "targets": DEFAULT_TARGETS,
     }
 
 
@@ -292,16 +294,14 @@ function paramsChart() {
                      "\u25A0 public result  \u25A1 chosen on the test set (*)  \u25CF our runs, line: Pareto front"));
 }
 
-const LABELS_AXIS_FLOOR = 0.95;  // the labels board's default target
-
 function labelsChart() {
   const box = document.getElementById("chart-labels");
   const runs = DATA.runs.filter(r => r.status === "finished" && r.benchmark === "labels" && r.labels_used && r.test_accuracy !== null);
   if (!runs.length) { box.replaceChildren(el("p", {class: "empty"}, "Test accuracy against labels: no labels runs yet")); return; }
   const xs = runs.map(r => r.labels_used), ys = runs.map(r => r.test_accuracy);
-  // The axis spans the runs that compete (95 % and up) where there are any: a baseline at 50 % would
-  // flatten the curve that matters into one line. Runs under it sit on the bottom edge.
-  const competing = ys.filter(v => v >= LABELS_AXIS_FLOOR);
+  // The axis spans the runs that compete (the labels board's target and up) where there are any: a
+  // baseline at 50 % would flatten the curve that matters into one line. Runs under it sit on the bottom edge.
+  const competing = ys.filter(v => v >= DATA.targets.labels);
   const xd = [Math.min(...xs) / 1.5, Math.max(...xs) * 1.5];
   const yd = competing.length ? accuracyDomain(competing, 0.97) : accuracyDomain(ys, 0.9);
   const step = yd[1] - yd[0] > 0.05 ? 0.02 : 0.005, yTicks = [];

@@ -2,6 +2,7 @@
 
     python -m benchmarks.small_nets [--data PATH] [--images 12000] [--epochs 4] [--repeat 3]
     python -m benchmarks.throughput --small-nets   # the same
+    python -m benchmarks.small_nets --parts [--repeat 3]   # where one training step's time goes
 
 `shared` (the params board's default net) is trained through `mnistbench.training.train`, the CLI's
 path, in five variants that change one thing at a time:
@@ -18,6 +19,12 @@ after the first (graph tracing) in wall seconds and in process CPU seconds; imag
 the steadier figure on a shared 2-core VM, whose wall-clock speed of the same fit moves by a third as
 TensorFlow's threads land on one or both CPUs. Prints a table and the seconds a full params run of each
 variant would take at its measured wall rate (the default recipe's epochs); writes benchmarks/results/small_nets.json.
+
+`--parts` times each kind of layer in `shared` alone instead, forward and backward at the recipe's
+batch size and at the shape it has in the net, the harness's own cost (an identity layer) taken off;
+each is multiplied by how often the net applies it, and set beside the whole net's step timed the same
+way. It answers which lever could make a params run several times faster: a part's share bounds what
+removing it would buy. Writes benchmarks/results/small_net_parts.json.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import argparse
 import contextlib
 import statistics
 import tempfile
+import time
 from dataclasses import replace
 
 from benchmarks.common import save
@@ -87,13 +95,92 @@ def timed_fit(variant: str, mnist, store: Store, images: int, epochs: int) -> tu
     return statistics.median(e.wall_rate for e in rates), statistics.median(e.cpu_rate for e in rates)
 
 
+# name: (layer factory, input shape without the batch, times applied in `shared` at width 26)
+PARTS = {
+    "conv 3x3, 8 filters (28x28x1 in)": (lambda: keras.layers.Conv2D(8, 3), (28, 28, 1), 1),
+    "ReLU (26x26x8)": (lambda: keras.layers.ReLU(), (26, 26, 8), 1),
+    "SampleNorm (26x26x8)": (lambda: models.SampleNorm(), (26, 26, 8), 1),
+    "Dropout 0.1 (26x26x8)": (lambda: keras.layers.Dropout(0.1), (26, 26, 8), 1),
+    "max-pool 2 (26x26x8)": (lambda: keras.layers.MaxPooling2D(2), (26, 26, 8), 1),
+    "separable conv, valid (13x13x8 in)": (lambda: keras.layers.SeparableConv2D(26, 3), (13, 13, 8), 1),
+    "separable conv, same (11x11x26)": (lambda: keras.layers.SeparableConv2D(26, 3, padding="same"), (11, 11, 26), 3),
+    "ReLU (11x11x26)": (lambda: keras.layers.ReLU(), (11, 11, 26), 4),
+    "SampleNorm (11x11x26)": (lambda: models.SampleNorm(), (11, 11, 26), 4),
+    "Dropout 0.1 (11x11x26)": (lambda: keras.layers.Dropout(0.1), (11, 11, 26), 4),
+}
+
+
+def time_step(layer, shape, batch: int, steps: int, input_gradient: bool = True) -> tuple[float, float]:
+    """(wall ms, CPU ms) of one forward and backward pass of `layer` on a random batch; the gradient
+    reaches the layer's weights, and its input where a layer before it needs that."""
+    x = tf.random.normal((batch, *shape))
+    layer(x)
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True))
+        sources = ([x] if input_gradient else []) + list(layer.trainable_variables)
+        return [tf.reduce_sum(g) for g in tape.gradient(loss, sources) if g is not None]
+
+    step(x)  # trace
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        out = step(x)
+    [t.numpy() for t in out]  # the last step has finished
+    return (time.perf_counter() - wall) / steps * 1e3, (time.process_time() - cpu) / steps * 1e3
+
+
+def parts(batch: int, steps: int, repeat: int) -> dict:
+    """Medians over `repeat` interleaved rounds of every part, the identity harness and the whole net."""
+    timings: dict[str, list[tuple[float, float]]] = {name: [] for name in [*PARTS, "identity", "whole net"]}
+    for _ in range(repeat):
+        timings["identity"].append(time_step(keras.layers.Identity(), (26, 26, 8), batch, steps))
+        for name, (make, shape, _) in PARTS.items():
+            timings[name].append(time_step(make(), shape, batch, steps, input_gradient=not name.startswith("conv")))
+        timings["whole net"].append(time_step(models.create_model("shared"), (28, 28, 1), batch, steps,
+                                              input_gradient=False))
+    median = {name: tuple(statistics.median(t[i] for t in runs) for i in (0, 1)) for name, runs in timings.items()}
+    harness = median["identity"]
+    rows = [{"part": name, "times_applied": count,
+             "wall_ms": max(0.0, median[name][0] - harness[0]) * count,
+             "cpu_ms": max(0.0, median[name][1] - harness[1]) * count}
+            for name, (_, _, count) in PARTS.items()]
+    return {"rows": rows, "harness_ms": harness, "whole_net_ms": median["whole net"], "batch": batch,
+            "steps": steps, "repeat": repeat}
+
+
+def print_parts(result: dict) -> None:
+    total = sum(r["cpu_ms"] for r in result["rows"])
+    print("| part of `shared` | times applied | wall ms a step | CPU ms a step | share of the parts' CPU ms |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for r in result["rows"]:
+        print(f"| {r['part']} | {r['times_applied']} | {r['wall_ms']:.1f} | {r['cpu_ms']:.1f} | "
+              f"{r['cpu_ms'] / total:.0%} |")
+    whole = result["whole_net_ms"]
+    print(f"| sum of the parts | | {sum(r['wall_ms'] for r in result['rows']):.1f} | {total:.1f} | |")
+    print(f"| the whole net (forward and backward, no optimiser) | | {whole[0] - result['harness_ms'][0]:.1f} | "
+          f"{whole[1] - result['harness_ms'][1]:.1f} | |")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--data", default=None)
     parser.add_argument("--images", type=int, default=12_000)
     parser.add_argument("--epochs", type=int, default=4, help="epochs per fit; the first is not timed")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--parts", action="store_true", help="instead: time each kind of layer of shared alone")
+    parser.add_argument("--steps", type=int, default=200, help="--parts: steps timed per part and round")
     args = parser.parse_args(argv)
+    if args.parts:
+        batch = models.get_spec("shared").recipe.batch_size
+        result = parts(batch, args.steps, args.repeat)
+        print_parts(result)
+        print(f"{device_name()}, {cpu_flags()}; TensorFlow {tf.__version__}; batch {batch}, "
+              f"{args.steps} steps x {args.repeat} rounds")
+        save("small_net_parts", {"device": device_name(), "cpu_flags": cpu_flags(), **result})
+        return
     mnist = data_mod.load_mnist(args.data)
     store = Store(f"sqlite:///{tempfile.mkdtemp()}/small_nets.db")
     peak = matmul_peak()

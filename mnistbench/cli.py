@@ -143,6 +143,10 @@ def train(
     find_smallest: Annotated[bool, typer.Option(
         "--find-smallest", help="params: try descending widths, keep the smallest reaching --target on validation.")] = False,
     target: Annotated[float, typer.Option(help="Target accuracy in % for --find-smallest.")] = 99.0,
+    resume: Annotated[bool, typer.Option(
+        "--resume/--no-resume",
+        help="--find-smallest: take a width and seed the board holds finished, same config, model saved, "
+             "instead of training it again.")] = True,
     save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Keep the .keras file.")] = True,
     spread_threads: Annotated[bool, typer.Option(
         "--spread-threads/--no-spread-threads",
@@ -195,7 +199,12 @@ def train(
         from .params import find_smallest as search, pareto_curve  # noqa: PLC0415
 
         with RichProgress(console) as progress:
-            outcome = search(config, mnist, store, target=target / 100, observer=progress, seeds=seed_list)
+            outcome = search(config, mnist, store, target=target / 100, observer=progress, seeds=seed_list,
+                             resume=resume)
+        reused = [i for a in outcome.attempts for i in a.reused]
+        if reused:
+            console.print(f"taken from the board, not trained again (same config and seed, model saved): "
+                          f"run{'s' * (len(reused) > 1)} {', '.join(map(str, reused))}; --no-resume trains them anew")
         front = {a.width for a in pareto_curve(outcome.attempts)}
         curve = Table(title=f"find-smallest {name}: mean validation accuracy by width", title_justify="left",
                       caption="* on the Pareto front (no smaller width reached a higher mean validation accuracy)")

@@ -1,18 +1,24 @@
 """The minimum-parameters search: the smallest width of a family that reaches a target on validation.
 
 Candidates are chosen on validation accuracy only; the test set is touched once, for the winner.
+
+A walk takes hours on a laptop (a `shared` run is 10-20 minutes, a width three of them), so it resumes:
+a width and seed that the board already holds as a finished run of the very same configuration, its
+model saved, is taken from the board instead of trained again.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from types import SimpleNamespace
 
+from .aggregate import configuration
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import create_model, get_spec, parameter_counts
 from .artifacts import evaluate_saved
-from .training import train
+from .training import recorded_config, train
 
 
 @dataclass
@@ -23,6 +29,7 @@ class Attempt:
     run_ids: list[int]
     params_total: int
     val_accuracies: list[float | None]
+    reused: list[int] = field(default_factory=list)  # run ids taken from the board, not trained here
 
     @property
     def run_id(self) -> int:
@@ -50,11 +57,27 @@ class SmallestOutcome:
         return sum(self.test_accuracies) / len(self.test_accuracies) if self.test_accuracies else None
 
 
+def reusable_run(store, candidate: TrainConfig):
+    """The latest finished run of exactly `candidate`'s configuration and seed whose saved model is still
+    there and unchallenged, or None."""
+    wanted = configuration(SimpleNamespace(benchmark=candidate.benchmark, model=candidate.model,
+                                           config=recorded_config(candidate)))
+    for run in reversed(store.runs(benchmark=candidate.benchmark, model=candidate.model, status="finished")):
+        if (run.seed == candidate.seed and run.val_accuracy is not None and not run.members
+                and run.verification != "mismatch" and configuration(run) == wanted):
+            model_file = store.model_file(run)
+            if model_file is not None and model_file.exists():
+                return run
+    return None
+
+
 def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, observer=None,
-                  widths: tuple[int, ...] | None = None, seeds: list[int] | None = None) -> SmallestOutcome:
+                  widths: tuple[int, ...] | None = None, seeds: list[int] | None = None,
+                  resume: bool = True) -> SmallestOutcome:
     """Train widths from the largest down, each with every seed; stop at the first width whose mean
     validation accuracy misses `target`, and evaluate the smallest one that reached it on the test set,
-    once per seed. The test set never steers the walk."""
+    once per seed. The test set never steers the walk. With `resume`, a width and seed already on the
+    board (`reusable_run`) is taken from it."""
     spec = get_spec(config.model)
     widths = tuple(sorted(widths or spec.widths, reverse=True))
     if not widths:
@@ -73,6 +96,12 @@ def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, ob
         for seed in seeds:
             candidate = replace(config, seed=seed, model_options={**config.model_options, "width": width},
                                 save_model=True)
+            earlier = reusable_run(store, candidate) if resume else None
+            if earlier is not None:
+                attempt.run_ids.append(earlier.id)
+                attempt.val_accuracies.append(earlier.val_accuracy)
+                attempt.reused.append(earlier.id)
+                continue
             result = train(candidate, mnist, store, observer=observer, evaluate_test=False,
                            extra={"sweep": tag, "trial": width})
             attempt.run_ids.append(result.run_id)

@@ -195,6 +195,13 @@ def callbacks_for(config: TrainConfig, with_validation: bool = True) -> list[ker
     return out
 
 
+def recorded_config(config: TrainConfig) -> dict:
+    """The config as a run's row stores it: every builder argument written out, defaults included."""
+    recorded = config.to_dict()
+    recorded["model_options"] = builder_options(config.model, **config.model_options)
+    return recorded
+
+
 def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer: Observer | None = None,
           artifacts_dir: Path | None = None, extra: dict | None = None, evaluate_test: bool = True,
           callbacks: list | None = None) -> TrainResult:
@@ -218,8 +225,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
         keras.mixed_precision.set_global_policy("float32")  # layers keep the policy they were built with
     params_total, params_trainable = parameter_counts(net)
 
-    recorded = config.to_dict()
-    recorded["model_options"] = builder_options(config.model, **config.model_options)
+    recorded = recorded_config(config)
     columns = dict(benchmark=config.benchmark, model=config.model, config=recorded, params_total=params_total,
                    params_trainable=params_trainable, labels_used=split.labels_used, batch_size=r.batch_size,
                    seed=config.seed, epochs_run=0, **run_environment(), **(extra or {}))

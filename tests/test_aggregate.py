@@ -82,3 +82,15 @@ def test_train_seeds_runs_each_seed_and_reports_the_mean(db_url, real_mnist_path
     assert "runs 1, 2: mean test accuracy" in result.stdout and "(n=2" in result.stdout
     [table] = by_config_boards(runs, "accuracy")
     assert table.rows[0]["n"] == 2
+
+
+def test_distilled_runs_group_whatever_their_teachers_measured(db_url):
+    # Each distilled run records what its teacher reached (seconds, accuracy): measured, not chosen.
+    store = Store(db_url)
+    for seed in (0, 1):
+        config = {**recipe(0.01), "seed": seed, "teacher_run": {"model": "fast", "seconds": 13.0 + seed,
+                                                                "val_accuracy": 0.99 - seed / 1000}}
+        run_id = store.start_run(benchmark="params", model="tiny", seed=seed, params_total=1_732, config=config)
+        store.finish_run(run_id, "finished", test_accuracy=0.99)
+    [group] = groups(store.runs(), {"params"})
+    assert group.n == 2 and "teacher_run" not in group.configuration

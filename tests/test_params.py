@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from typer.testing import CliRunner
 
@@ -101,3 +102,48 @@ def test_find_smallest_cli_prints_the_curve(real_mnist_path, db_url, tmp_path):
     runs = Store(db_url).runs()
     assert [(r.seed, r.config["model_options"]["width"]) for r in runs] == [(0, 5), (1, 5), (0, 4), (1, 4)]
     assert [r.test_accuracy is not None for r in runs] == [False, False, True, True]
+
+    again = CliRunner().invoke(app, ["train", "params", "--model", "tiny", "--width", "5", "--find-smallest",
+                                     "--target", "1", "--seeds", "0,1", "--epochs", "1", "--train-size", "300",
+                                     "--val-size", "200", "--db", db_url, "--data", str(real_mnist_path)],
+                               env={"MNISTBENCH_ARTIFACTS": str(tmp_path / "m"), "COLUMNS": "150"})
+    assert again.exit_code == 0, again.stderr
+    assert "taken from the board, not trained again" in again.stdout and "runs 1, 2, 3, 4" in again.stdout
+    assert len(Store(db_url).runs()) == 4
+
+
+def test_find_smallest_resumes_from_finished_runs_of_the_same_config(tiny_mnist, db_url):
+    store = Store(db_url)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1, batch_size=64, callbacks=()),
+                         val_size=50)
+    first = params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6,))  # a walk cut short
+    [earlier] = first.attempts[0].run_ids
+    again = params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6, 4))
+    assert again.attempts[0].run_ids == [earlier] and again.attempts[0].reused == [earlier]
+    assert again.attempts[0].val_accuracies == [store.get_run(earlier).val_accuracy]
+    assert again.attempts[1].reused == [] and len(store.runs()) == 2  # only width 4 was trained
+
+    # Another recipe, another seed, --no-resume, or a lost model file: trained anew.
+    other = params.find_smallest(replace(config, recipe=replace(config.recipe, lr=5e-4)), tiny_mnist, store,
+                                 target=0.0, widths=(6,))
+    assert other.attempts[0].reused == []
+    assert params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6,), seeds=[3]).attempts[0].reused == []
+    assert params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6,), resume=False).attempts[0].reused == []
+    trained = len(store.runs())
+    for run in store.runs(model="tiny"):
+        if run.model_path:
+            store.model_file(run).unlink()
+    assert params.find_smallest(config, tiny_mnist, store, target=0.0, widths=(6,)).attempts[0].reused == []
+    assert len(store.runs()) == trained + 1
+
+
+def test_reusable_run_skips_interrupted_and_challenged_runs(tiny_mnist, db_url):
+    store = Store(db_url)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1, batch_size=64, callbacks=()),
+                         val_size=50, model_options={"width": 4}, save_model=True)
+    run_id = training.train(config, tiny_mnist, store, evaluate_test=False).run_id
+    assert params.reusable_run(store, config).id == run_id
+    store.update_run(run_id, verification="mismatch")
+    assert params.reusable_run(store, config) is None
+    store.update_run(run_id, verification=None, status="interrupted")
+    assert params.reusable_run(store, config) is None

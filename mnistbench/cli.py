@@ -165,6 +165,8 @@ def train(
     seed_list = parse_seeds(seeds)
     if seed_list and seed is not None:
         raise ConfigError("give --seed or --seeds, not both")
+    if find_smallest and not 0 < target <= 100:  # NaN fails this too; before hours of training
+        fail(f"--target is a percentage between 0 and 100, got {target}")
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
@@ -216,12 +218,17 @@ def train(
             curve.add_row(str(a.width), f"{a.params_total:,}", ",".join(map(str, a.run_ids)), mean, by_seed,
                           "yes" if (a.val_accuracy or 0) >= target / 100 else "no", "*" if a.width in front else "")
         console.print(curve)
+        stopped = f"stopped at width {outcome.attempts[-1].width} (interrupted)" if outcome.interrupted else ""
         if outcome.best is None:
-            fail(f"no width reached {target:.2f} % on validation")
+            fail(f"{stopped} before any width reached {target:.2f} % on validation" if stopped
+                 else f"no width reached {target:.2f} % on validation", 130 if stopped else 1)
         tests = " / ".join(f"{100 * t:.2f}" for t in outcome.test_accuracies)
         console.print(f"smallest reaching {target:.2f} % mean validation: width {outcome.best.width} "
                       f"({outcome.best.params_total:,} params), runs {', '.join(map(str, outcome.test_run_ids))}, "
                       f"test accuracy {tests} % (mean {100 * outcome.test_accuracy:.2f} %, measured once per seed)")
+        if stopped:
+            typer.echo(f"{stopped}: the widths below it were not tried", err=True)
+            raise typer.Exit(130)
         return
     results = []
     for one in ([replace(config, seed=s) for s in seed_list] if seed_list else [config]):

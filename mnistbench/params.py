@@ -30,6 +30,7 @@ class Attempt:
     params_total: int
     val_accuracies: list[float | None]
     reused: list[int] = field(default_factory=list)  # run ids taken from the board, not trained here
+    interrupted: bool = False  # a seed was stopped: the width has no mean
 
     @property
     def run_id(self) -> int:
@@ -38,6 +39,8 @@ class Attempt:
     @property
     def val_accuracy(self) -> float | None:
         values = [v for v in self.val_accuracies if v is not None]
+        if self.interrupted:
+            return None
         return sum(values) / len(values) if len(values) == len(self.val_accuracies) and values else None
 
 
@@ -47,6 +50,7 @@ class SmallestOutcome:
     best: Attempt | None = None
     test_run_ids: list[int] = field(default_factory=list)
     test_accuracies: list[float] = field(default_factory=list)
+    interrupted: bool = False  # a candidate was stopped (Ctrl-C, SIGTERM): the walk ended there
 
     @property
     def test_run_id(self) -> int | None:
@@ -106,8 +110,11 @@ def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, ob
                            extra={"sweep": tag, "trial": width})
             attempt.run_ids.append(result.run_id)
             attempt.val_accuracies.append(result.val_accuracy)
-            finished = finished and result.status == "finished"
+            if result.status != "finished":  # stopped by the user: no further seed or width
+                finished, attempt.interrupted = False, True
+                break
         outcome.attempts.append(attempt)
+        outcome.interrupted = not finished
         if not finished or (attempt.val_accuracy or 0) < target:
             break
         outcome.best = attempt

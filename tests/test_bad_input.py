@@ -45,6 +45,8 @@ CASES = {
     "cross-fitting with one CNN a round": (["labels", "--method", "selftrain", "--set", "selftrain_crossfit=true",
                                             "--set", "selftrain_ensemble=1", "--data", "REAL"],
                                            "needs selftrain_ensemble of 2 or more"),
+    "an impossible find-smallest target": (["train", "params", "--find-smallest", "--target", "150", "--data", "REAL"],
+                                           "--target is a percentage between 0 and 100, got 150.0"),
     "a run id that does not exist": (["show", "4242"], "no run with id 4242"),
     "verify a run id that does not exist": (["verify", "4242"], "no run with id 4242"),
 }

@@ -147,3 +147,51 @@ def test_reusable_run_skips_interrupted_and_challenged_runs(tiny_mnist, db_url):
     assert params.reusable_run(store, config) is None
     store.update_run(run_id, verification=None, status="interrupted")
     assert params.reusable_run(store, config) is None
+
+
+def test_an_interrupted_walk_stops_there_and_tests_the_smallest_width_that_reached(tiny_mnist, db_url, monkeypatch):
+    store = Store(db_url)
+    trained, tested = [], []
+
+    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
+        key = (config.model_options["width"], config.seed)
+        trained.append(key)
+        status = "interrupted" if key == (7, 0) else "finished"  # Ctrl-C during width 7's first seed
+        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
+        store.finish_run(run_id, status, val_accuracy=0.995)
+        return training.TrainResult(run_id, status, None, 0.995, 1, 1.0, 0.0, 0, 0, None)
+
+    def fake_evaluate(store, run_id, mnist):
+        tested.append(run_id)
+        return 0.991, 0.1
+
+    monkeypatch.setattr(params, "train", fake_train)
+    monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
+    outcome = params.find_smallest(config, tiny_mnist, store, target=0.99, seeds=[0, 1])
+    assert trained == [(8, 0), (8, 1), (7, 0)]  # neither width 7's second seed nor width 6
+    assert outcome.interrupted and outcome.attempts[-1].interrupted and outcome.attempts[-1].val_accuracy is None
+    assert outcome.best.width == 8 and tested == outcome.best.run_ids
+
+
+def test_find_smallest_cli_says_where_an_interrupted_walk_stopped(real_mnist_path, db_url, monkeypatch):
+    stop_at = {"width": 7}
+
+    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
+        status = "interrupted" if config.model_options["width"] == stop_at["width"] else "finished"
+        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
+        store.finish_run(run_id, status, val_accuracy=0.995)
+        return training.TrainResult(run_id, status, None, 0.995, 1, 1.0, 0.0, 0, 0, None)
+
+    monkeypatch.setattr(params, "train", fake_train)
+    monkeypatch.setattr(params, "evaluate_saved", lambda store, run_id, mnist: (0.991, 0.1))
+    args = ["train", "params", "--model", "tiny", "--width", "8", "--find-smallest", "--db", db_url,
+            "--data", str(real_mnist_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130
+    assert "width 8" in result.stdout and "test accuracy 99.10" in result.stdout
+    assert "stopped at width 7 (interrupted): the widths below it were not tried" in result.stderr
+    stop_at["width"] = 8
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 130
+    assert result.stderr.strip() == "error: stopped at width 8 (interrupted) before any width reached 99.00 % on validation"

@@ -838,5 +838,5 @@ def db_check(db: DbOption = None,
         raise typer.Exit(1)
 
 
-def main():  # the console script
-    app()
+def main():  # the console script, and `python -m mnistbench`, whose usage lines would read "python -m ..."
+    app(prog_name="mnistbench")

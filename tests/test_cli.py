@@ -237,3 +237,11 @@ def test_a_gpu_that_tensorflow_cannot_use_is_said_once(monkeypatch):
     monkeypatch.setattr(backend.os.path, "exists", lambda p: p == "/dev/nvidia0" or real(p))
     warning = backend.unused_gpu_warning()
     assert warning.startswith("warning: ") and "\n" not in warning and "CPU" in warning
+
+
+def test_python_dash_m_names_the_command_as_mnistbench(tmp_path):
+    # Usage lines and the one-line errors' --help hint read `mnistbench show`, not `mnistbench -m mnistbench show`.
+    result = subprocess.run([sys.executable, "-m", "mnistbench", "show", "-1"], capture_output=True, text=True,
+                            env={"PATH": "/usr/bin:/bin", "MNISTBENCH_DB": f"sqlite:///{tmp_path}/b.db"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: No such option: -1 (see `mnistbench show --help`)"

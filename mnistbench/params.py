@@ -38,9 +38,9 @@ class Attempt:
 
     @property
     def val_accuracy(self) -> float | None:
-        values = [v for v in self.val_accuracies if v is not None]
         if self.interrupted:
             return None
+        values = [v for v in self.val_accuracies if v is not None]
         return sum(values) / len(values) if len(values) == len(self.val_accuracies) and values else None
 
 

@@ -102,7 +102,12 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
             goal = DEFAULT_TARGETS["params"] if target is None else target
             ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].params_total),
                             key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
-            extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
+            # Below them, unranked as on the per-run board: the params configurations that missed.
+            missing = sorted((g for g in kept if g.mean < goal and g.runs[0].params_total
+                              and g.runs[0].benchmark == "params"),
+                             key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
+            extra = [Column("params", "params", "int"), Column("reaches", "reaches target"),
+                     Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum parameters, by configuration", f"fewest parameters whose {caption} reach {goal:.2%}"
         else:
             goal = DEFAULT_TARGETS["labels"] if target is None else target
@@ -111,6 +116,10 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
             extra = [Column("labels", "labels", "int"), Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum labels, by configuration", f"fewest labels whose {caption} reach {goal:.2%}"
         rows = [_row(g, i) for i, g in enumerate(ranked[:top] if top else ranked, 1)]
+        if name == "params":
+            rows = [{**r, "reaches": "yes"} for r in rows]
+            if not top:
+                rows += [{**_row(g, None), "reaches": "no"} for g in missing]
         out.append(Board(f"{name}-by-config", title, [*COLUMNS, *extra, Column("device", "device"),
                                                        *TAIL_COLUMNS[:1], TAIL_COLUMNS[-1]], rows, caption))
     return out

@@ -22,11 +22,16 @@ _MEASURED = {"seed", "threads_pinned", "model_not_saved", "teacher_run"}  # teac
 
 def configuration(run) -> dict:
     """The part of a run's stored config that says how it was made, without its seed."""
-    config = dict(run.config or {})
-    if run.benchmark == "labels":
+    return configuration_of(run.benchmark, run.model, run.config)
+
+
+def configuration_of(benchmark: str, model: str, stored: dict | None) -> dict:
+    """`configuration` of a run not yet recorded: its benchmark, model and config as the row would store them."""
+    config = dict(stored or {})
+    if benchmark == "labels":
         config = {k: v for k, v in config.items() if k in LabelsConfig.__dataclass_fields__}
     config = {k: v for k, v in config.items() if k not in _MEASURED and not k.endswith("_seconds")}
-    return {"benchmark": run.benchmark, "model": run.model, **config}
+    return {"benchmark": benchmark, "model": model, **config}
 
 
 @dataclass

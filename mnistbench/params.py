@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from types import SimpleNamespace
 
-from .aggregate import configuration
+from .aggregate import configuration, configuration_of
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import create_model, get_spec, parameter_counts
@@ -64,8 +63,7 @@ class SmallestOutcome:
 def reusable_run(store, candidate: TrainConfig):
     """The latest finished run of exactly `candidate`'s configuration and seed whose saved model is still
     there and unchallenged, or None."""
-    wanted = configuration(SimpleNamespace(benchmark=candidate.benchmark, model=candidate.model,
-                                           config=recorded_config(candidate)))
+    wanted = configuration_of(candidate.benchmark, candidate.model, recorded_config(candidate))
     for run in reversed(store.runs(benchmark=candidate.benchmark, model=candidate.model, status="finished")):
         if (run.seed == candidate.seed and run.val_accuracy is not None and not run.members
                 and run.verification != "mismatch" and configuration(run) == wanted):

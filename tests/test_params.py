@@ -13,24 +13,33 @@ from mnistbench.config import Recipe, TrainConfig
 from mnistbench.store import Store
 
 
-def test_find_smallest_stops_at_first_miss_and_tests_the_winner_once(tiny_mnist, db_url, tmp_path, monkeypatch):
-    store = Store(db_url)
-    val = {8: 0.995, 7: 0.993, 6: 0.98}  # width -> validation accuracy the fake training reaches
-    tested = []
+def fake_walk(monkeypatch, outcome, test_accuracy=lambda run_id: 0.991):
+    """Stand-ins for a candidate's training and the winner's test: `outcome(width, seed)` gives the run's
+    (status, validation accuracy). Returns the (width, seed) pairs trained and the run ids tested, in order."""
+    trained, tested = [], []
 
     def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
-        assert evaluate_test is False
-        width = config.model_options["width"]
-        run_id = store.start_run(benchmark="params", model="tiny", **(extra or {}))
-        store.finish_run(run_id, "finished", val_accuracy=val[width])
-        return training.TrainResult(run_id, "finished", None, val[width], 1, 1.0, 0.0, 0, 0, None)
+        assert evaluate_test is False  # a candidate never sees the test set
+        key = (config.model_options["width"], config.seed)
+        trained.append(key)
+        status, val = outcome(*key)
+        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
+        store.finish_run(run_id, status, val_accuracy=val)
+        return training.TrainResult(run_id, status, None, val, 1, 1.0, 0.0, 0, 0, None)
 
     def fake_evaluate(store, run_id, mnist):
         tested.append(run_id)
-        return 0.991, 0.1
+        return test_accuracy(run_id), 0.1
 
     monkeypatch.setattr(params, "train", fake_train)
     monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    return trained, tested
+
+
+def test_find_smallest_stops_at_first_miss_and_tests_the_winner_once(tiny_mnist, db_url, tmp_path, monkeypatch):
+    store = Store(db_url)
+    val = {8: 0.995, 7: 0.993, 6: 0.98}  # width -> validation accuracy the fake training reaches
+    _, tested = fake_walk(monkeypatch, lambda width, seed: ("finished", val[width]))
     config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
     outcome = params.find_smallest(config, tiny_mnist, store, target=0.99)
     assert [a.width for a in outcome.attempts] == [8, 7, 6]
@@ -67,21 +76,8 @@ def test_find_smallest_with_seeds_walks_on_the_mean_and_tests_each_seed_once(tin
     store = Store(db_url)
     # width -> validation accuracy by seed: width 7's mean (99.1 %) reaches 99 % though seed 1 alone misses
     val = {(8, 0): 0.995, (8, 1): 0.993, (7, 0): 0.993, (7, 1): 0.989, (6, 0): 0.995, (6, 1): 0.975}
-    tested = []
-
-    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
-        assert evaluate_test is False
-        key = (config.model_options["width"], config.seed)
-        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
-        store.finish_run(run_id, "finished", val_accuracy=val[key])
-        return training.TrainResult(run_id, "finished", None, val[key], 1, 1.0, 0.0, 0, 0, None)
-
-    def fake_evaluate(store, run_id, mnist):
-        tested.append(run_id)
-        return 0.99 + run_id / 1000, 0.1
-
-    monkeypatch.setattr(params, "train", fake_train)
-    monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    _, tested = fake_walk(monkeypatch, lambda width, seed: ("finished", val[width, seed]),
+                          test_accuracy=lambda run_id: 0.99 + run_id / 1000)
     config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
     outcome = params.find_smallest(config, tiny_mnist, store, target=0.99, seeds=[0, 1], widths=(8, 7, 6))
     assert [a.width for a in outcome.attempts] == [8, 7, 6]  # 6 misses on its mean (98.5 %): the walk stops
@@ -151,22 +147,10 @@ def test_reusable_run_skips_interrupted_and_challenged_runs(tiny_mnist, db_url):
 
 def test_an_interrupted_walk_stops_there_and_tests_the_smallest_width_that_reached(tiny_mnist, db_url, monkeypatch):
     store = Store(db_url)
-    trained, tested = [], []
-
-    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
-        key = (config.model_options["width"], config.seed)
-        trained.append(key)
-        status = "interrupted" if key == (7, 0) else "finished"  # Ctrl-C during width 7's first seed
-        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
-        store.finish_run(run_id, status, val_accuracy=0.995)
-        return training.TrainResult(run_id, status, None, 0.995, 1, 1.0, 0.0, 0, 0, None)
-
-    def fake_evaluate(store, run_id, mnist):
-        tested.append(run_id)
-        return 0.991, 0.1
-
-    monkeypatch.setattr(params, "train", fake_train)
-    monkeypatch.setattr(params, "evaluate_saved", fake_evaluate)
+    # Ctrl-C during width 7's first seed
+    stopped = {(7, 0)}
+    trained, tested = fake_walk(monkeypatch, lambda width, seed: (
+        "interrupted" if (width, seed) in stopped else "finished", 0.995))
     config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1))
     outcome = params.find_smallest(config, tiny_mnist, store, target=0.99, seeds=[0, 1])
     assert trained == [(8, 0), (8, 1), (7, 0)]  # neither width 7's second seed nor width 6
@@ -177,14 +161,7 @@ def test_an_interrupted_walk_stops_there_and_tests_the_smallest_width_that_reach
 def test_find_smallest_cli_says_where_an_interrupted_walk_stopped(real_mnist_path, db_url, monkeypatch):
     stop_at = {"width": 7}
 
-    def fake_train(config, mnist, store, *, observer=None, evaluate_test=True, extra=None, **_):
-        status = "interrupted" if config.model_options["width"] == stop_at["width"] else "finished"
-        run_id = store.start_run(benchmark="params", model="tiny", seed=config.seed, **(extra or {}))
-        store.finish_run(run_id, status, val_accuracy=0.995)
-        return training.TrainResult(run_id, status, None, 0.995, 1, 1.0, 0.0, 0, 0, None)
-
-    monkeypatch.setattr(params, "train", fake_train)
-    monkeypatch.setattr(params, "evaluate_saved", lambda store, run_id, mnist: (0.991, 0.1))
+    fake_walk(monkeypatch, lambda width, seed: ("interrupted" if width == stop_at["width"] else "finished", 0.995))
     args = ["train", "params", "--model", "tiny", "--width", "8", "--find-smallest", "--db", db_url,
             "--data", str(real_mnist_path)]
     result = CliRunner().invoke(app, args)

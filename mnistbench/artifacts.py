@@ -16,7 +16,30 @@ import numpy as np
 from .errors import MnistbenchError
 
 
+MAX_MODEL_FILE_BYTES = 512 * 2**20  # far above any model of ours; a bigger file is not one
+
+
+def check_model_file(path: Path) -> Path:
+    """`path` if it is a regular file of a model's size; one line otherwise (a directory, a device that
+    never ends such as /dev/zero, a FIFO that would hang)."""
+    import stat  # noqa: PLC0415
+
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise MnistbenchError(f"model file {path} is missing") from None
+    except OSError as exc:
+        raise MnistbenchError(f"model file {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise MnistbenchError(f"model file {path} is not a regular file; refused")
+    if info.st_size > MAX_MODEL_FILE_BYTES:
+        raise MnistbenchError(f"model file {path} is {info.st_size / 2**20:,.0f} MiB, more than any model "
+                              f"of ours ({MAX_MODEL_FILE_BYTES // 2**20} MiB); refused")
+    return path
+
+
 def sha256_file(path: Path) -> str:
+    check_model_file(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -44,6 +67,7 @@ def save_model(model, path: Path) -> str:
 def load_saved(path: str | Path):
     from .backend import keras  # noqa: PLC0415
 
+    check_model_file(Path(path))
     return keras.models.load_model(path, compile=False)
 
 

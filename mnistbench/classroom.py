@@ -75,14 +75,30 @@ def _policies() -> list[str]:
     ]
 
 
+# What only the lecturer may write: the run's id (a student who picks ids can pre-claim classmates'
+# next ones) and the verdict of `verify`. Everything else a training records as the student.
+LECTURER_ONLY = ("id", "verification", "verification_note")
+# A model file lies inside the board's models folder: a row may not point the lecturer's commands at
+# /dev/zero or at any other file of the lecturer's machine.
+MODEL_PATH_INSIDE = ("model_path IS NULL OR (model_path NOT LIKE '/%' AND model_path NOT LIKE '%..%' "
+                     "AND model_path NOT LIKE '%\\%' AND model_path NOT LIKE '~%')")
+
+
 def _grants(database: str) -> list[str]:
+    from .store import RUN_COLUMNS  # noqa: PLC0415
+
     everyone = f"{STUDENT}, {LECTURER}, {READER}"
+    student_columns = ", ".join(c for c in RUN_COLUMNS if c not in LECTURER_ONLY)
     return [
         f"REVOKE ALL ON runs, epochs, {VERSION_TABLE} FROM PUBLIC",
+        f"REVOKE INSERT, UPDATE ON runs FROM {STUDENT}",  # a table-wide grant would outweigh the columns
         f"GRANT CONNECT ON DATABASE \"{database}\" TO {everyone}",
         f"GRANT USAGE ON SCHEMA public TO {everyone}",
         f"GRANT SELECT ON runs, epochs, {VERSION_TABLE} TO {everyone}",
-        f"GRANT INSERT, UPDATE ON runs, epochs TO {STUDENT}",
+        f"GRANT INSERT ({student_columns}), UPDATE ({student_columns}) ON runs TO {STUDENT}",
+        f"GRANT INSERT, UPDATE ON epochs TO {STUDENT}",
+        "ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_model_path_inside",
+        f"ALTER TABLE runs ADD CONSTRAINT runs_model_path_inside CHECK ({MODEL_PATH_INSIDE}) NOT VALID",
         f"GRANT INSERT, UPDATE, DELETE ON runs, epochs TO {LECTURER}",
         f"GRANT USAGE ON SEQUENCE runs_id_seq TO {STUDENT}, {LECTURER}",
     ]
@@ -103,6 +119,25 @@ def _ensure_role(conn, name: str, *, login: bool, member_of: str | None = None) 
     return password, not exists
 
 
+def _refuse_names(conn, names: list[str]) -> None:
+    """Names that would fail half-way or hand a stranger's role to the class: a PostgreSQL key word
+    (`user`, `select`), or a role that exists already without being one of this class's (`postgres`)."""
+    keywords = {r[0] for r in conn.execute(text("SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'"))}
+    for name in names:
+        if name in keywords:
+            raise ConfigError(f"{name!r} is a PostgreSQL key word; choose another role name")
+    ours = {r[0] for r in conn.execute(text(
+        "SELECT m.rolname FROM pg_roles m JOIN pg_auth_members a ON a.member = m.oid "
+        "JOIN pg_roles g ON g.oid = a.roleid WHERE g.rolname IN (:s, :l, :r) AND NOT m.rolsuper"),
+        {"s": STUDENT, "l": LECTURER, "r": READER})}
+    existing = {r[0] for r in conn.execute(text("SELECT rolname FROM pg_roles WHERE rolname = ANY(:n)"),
+                                           {"n": list(names)})}
+    strangers = sorted(existing - ours)
+    if strangers:
+        raise ConfigError(f"the role {strangers[0]!r} exists already and is not one of this class's; "
+                          "choose another name (a class role must not be an administrator's or another's login)")
+
+
 def setup_class(admin_url: str, students: list[str], *, lecturer: str = "lecturer",
                 reader: str = "board_reader") -> list[Login]:
     """Create the roles and policies on the board at `admin_url` (a role that owns the tables or is a
@@ -121,6 +156,7 @@ def setup_class(admin_url: str, students: list[str], *, lecturer: str = "lecture
     logins = []
     try:
         with engine.begin() as conn:
+            _refuse_names(conn, [*students, lecturer, reader])
             for group in (STUDENT, LECTURER, READER):
                 _ensure_role(conn, group, login=False)
             for statement in _grants(url.database or "postgres") + _policies():
@@ -147,13 +183,16 @@ def write_credentials(logins: list[Login], path: str | Path) -> Path:
     import os  # noqa: PLC0415
 
     path = Path(path)
+    if path.is_symlink():
+        raise ConfigError(f"the credentials file {path} is a symbolic link; give a plain file (it will hold passwords)")
     old = {}
     if path.exists():
         with path.open() as f:
             old = {row["role"]: row for row in csv.DictReader(f)}
     rows = {**old, **{l.role: {"role": l.role, "kind": l.kind, "url": l.url} for l in logins if l.created or l.role not in old}}
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        os.fchmod(fd, 0o600)  # the mode of open() applies only to a file it creates
         with os.fdopen(fd, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=["role", "kind", "url"], lineterminator="\n")
             writer.writeheader()

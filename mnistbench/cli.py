@@ -20,26 +20,29 @@ from .config import (DEFAULT_VAL_SIZE, Benchmark, Callback, ExportFormat, Featur
 
 class OneLineErrors(TyperGroup):
     """Usage errors (an unknown option, a value that is not a choice) as one `error:` line and exit 1,
-    like every other mistake, instead of Click's framed box and exit 2; the line names the --help."""
+    like every other mistake, instead of Click's framed box and exit 2; the line names the --help.
+
+    Only Typer's public names are used: Click's exceptions are `typer.TyperException`s in the Click
+    copy that Typer carries, and a usage error is the one that knows its context."""
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        from typer.core import _click  # noqa: PLC0415  (the Click that this Typer release carries)
-
         try:
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-        except _click.exceptions.NoArgsIsHelpError as exc:
-            typer.echo(exc.ctx.get_help())
-            sys.exit(0)
-        except _click.exceptions.UsageError as exc:
-            where = " ".join(["mnistbench", *(exc.ctx.command_path.split()[1:] if exc.ctx else [])])
-            typer.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
-            sys.exit(1)
-        except _click.exceptions.ClickException as exc:
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            sys.exit(1)
-        except _click.exceptions.Abort:
+        except typer.Abort:  # Click's answer to EOF or Ctrl-C at a prompt
             typer.echo("interrupted", err=True)
             sys.exit(130)
+        except typer.TyperException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ == "NoArgsIsHelpError" and ctx is not None:
+                typer.echo(ctx.get_help())
+                sys.exit(0)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            if ctx is not None:
+                where = " ".join(["mnistbench", *ctx.command_path.split()[1:]])
+                typer.echo(f"error: {message} (see `{where} --help`)", err=True)
+            else:
+                typer.echo(f"error: {message}", err=True)
+            sys.exit(1)
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -49,6 +52,22 @@ app = typer.Typer(
     cls=OneLineErrors, help="Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters.",
     no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__  # noqa: PLC0415
+
+        typer.echo(f"mnistbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option(
+        "--version", callback=_show_version, is_eager=True, help="Print mnistbench's version and exit.")] = False):
+    """Run, record and rank MNIST benchmarks: maximum accuracy, minimum labels, minimum parameters."""
+
+
 data_app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_command=True)
 app.add_typer(data_app, name="data")
 db_app = typer.Typer(help="Manage the leaderboard database.")
@@ -71,7 +90,8 @@ SetOption = Annotated[Optional[list[str]], typer.Option(
 def _console(stderr: bool = False):
     from rich.console import Console  # noqa: PLC0415
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # markup off: run data (a flag, a model's name) is printed as written, never read as rich markup
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, markup=False)
 
 
 def fail(message: str, code: int = 1):
@@ -91,9 +111,16 @@ def friendly(func):
             return func(*args, **kwargs)
         except MnistbenchError as exc:
             fail(str(exc))
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, EOFError):
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except BrokenPipeError:
+            raise  # the guard ends the process quietly
+        except OSError as exc:  # the user's files and disks: a name too long, a folder where a file should be
+            where = f": {exc.filename}" if exc.filename else ""
+            fail(f"{exc.strerror or exc}{where}"[:300])
+        except MemoryError:
+            fail("out of memory: the input asks for more than this machine has")
 
     return wrapper
 
@@ -157,7 +184,8 @@ def train(
     """Train a zoo model, evaluate it once on the test set, and record the run."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from .config import Recipe, TrainConfig, override, parse_seeds, parse_settings  # noqa: PLC0415
+    from .config import (Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds,  # noqa: PLC0415
+                         parse_settings)
     from .data import load_mnist  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
 
@@ -182,13 +210,13 @@ def train(
     chosen_callbacks = None
     if callbacks is not None:
         chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")
-    recipe = override(spec.recipe, epochs=epochs, batch_size=batch_size, lr=lr,
-                      optimizer=optimizer.value if optimizer else None, schedule=schedule.value if schedule else None,
-                      callbacks=chosen_callbacks, augment=augment, label_smoothing=label_smoothing,
-                      steps_per_execution=steps_per_execution, **recipe_settings)
-    if width is not None and width < 1:
-        raise ConfigError(f"--width must be at least 1, got {width}")
-    options = {**model_settings, **({"width": width} if width is not None else {})}
+    options_given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer.value if optimizer else None,
+                         schedule=schedule.value if schedule else None, callbacks=chosen_callbacks, augment=augment,
+                         label_smoothing=label_smoothing, steps_per_execution=steps_per_execution)
+    recipe = override(spec.recipe, **merge_settings(options_given, recipe_settings))
+    if "width" in model_settings:
+        width = merge_settings({"width": width}, {"width": model_settings.pop("width")})["width"]
+    options = {**model_settings, **({"width": check_width(width)} if width is not None else {})}
     given = {"seed": seed, "val_size": val_size, "train_size": train_size}
     config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, save_model=save_model,
                          spread_threads=spread_threads, model_options=options,
@@ -432,6 +460,8 @@ def board(
         "--by-config", help="Rank configurations by their mean over seeds (± std, n) instead of single runs.")] = False,
     min_seeds: Annotated[Optional[int], typer.Option(
         help="With --by-config (implied): only configurations with at least N seeds.")] = None,
+    verified_only: Annotated[bool, typer.Option(
+        "--verified-only", help="Only runs that `mnistbench verify` has re-checked (on a class board: the lecturer).")] = False,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     db: DbOption = None,
 ):
@@ -450,6 +480,8 @@ def board(
     if top is None and format == Format.table:
         top = 20  # a terminal shows a leaderboard's head; exports carry every row
     runs = _reader(db).runs()
+    if verified_only:
+        runs = [r for r in runs if r.verification == "verified"]
     goal = None if target is None else target / 100
     if by_config or min_seeds is not None:
         if time_to is not None:
@@ -483,6 +515,8 @@ def runs(
         fail(f"--limit must be at least 1, got {limit}")
     if limit is None and format == Format.table:
         limit = 50
+    if limit is not None:
+        limit = min(limit, 2**63 - 1)  # more than any board holds, and what SQLite can take
     found = _reader(db).runs(benchmark=benchmark.value if benchmark else None, model=model,
                             status=status.value if status else None,
                             sweep=sweep, limit=limit)
@@ -584,15 +618,13 @@ def flag(run_id: Annotated[int, typer.Argument(help="The run to flag.")],
          note: Annotated[str, typer.Argument(help="What bends the protocol, shown in the board's flags column.")],
          db: DbOption = None):
     """Add a flag to a run (on a class board: the run's owner or the lecturer)."""
-    store = _store(db)
-    run = store.get_run(run_id)
-    note = " ".join(note.split())
+    from .sanitize import one_line  # noqa: PLC0415
+
+    note = one_line(note)
     if not note or "," in note:
         fail("a flag is a short note without commas, e.g. 'test set seen'")
-    flags = [f for f in (run.flags or "").split(", ") if f]
-    if note not in flags:
-        store.update_run(run_id, flags=", ".join([*flags, note])[:200])
-    _console().print(f"run {run_id} flagged: {', '.join([*flags, note] if note not in flags else flags)}")
+    flags = _store(db).add_flag(run_id, note)
+    _console().print(f"run {run_id} flagged: {', '.join(flags)}")
 
 
 @app.command()
@@ -814,10 +846,13 @@ def db_check(db: DbOption = None,
         store = _store(db)
         console.print(f"the leaderboard answers: {len(store.runs())} runs, integrity ok")
         return
-    from .integrity import repair as rebuild, verdict  # noqa: PLC0415
+    from .integrity import foreign_message, missing_board_message, repair as rebuild, verdict  # noqa: PLC0415
 
     if not path.is_file():
-        raise StoreError(f"no leaderboard at {path}")
+        raise StoreError(missing_board_message(path) or f"no leaderboard at {path}")
+    foreign = foreign_message(path)
+    if foreign:
+        raise StoreError(foreign)
     found = verdict(path)
     if found == "ok":
         console.print(f"{path}: integrity ok")
@@ -839,4 +874,6 @@ def db_check(db: DbOption = None,
 
 
 def main():  # the console script, and `python -m mnistbench`, whose usage lines would read "python -m ..."
-    app(prog_name="mnistbench")
+    from .guard import guarded  # noqa: PLC0415
+
+    guarded(lambda: app(prog_name="mnistbench"))

@@ -430,6 +430,29 @@ def labels_command(config: dict) -> list[str]:
     return args
 
 
+def merge_settings(options: dict, settings: dict) -> dict:
+    """A command's own options and its `--set` pairs as one set of changes: `--set lr=0.01` is the same
+    as `--lr 0.01`; giving both with different values is a mistake, said in one line."""
+    merged = {k: v for k, v in options.items() if v is not None}
+    for name, value in settings.items():
+        if name in merged and merged[name] != value:
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} {merged[name]} and --set {name}={value} disagree; give one of them")
+        merged[name] = value
+    return merged
+
+
+MAX_WIDTH = 4096  # far above every zoo model's widths; beyond it a width-parameterised net outgrows memory
+
+
+def check_width(width) -> int:
+    """A width for a width-parameterised model, whether from --width or --set width=."""
+    if type(width) is not int:
+        raise ConfigError(f"width is a whole number of channels, got {width!r}")
+    _within(width, 1, MAX_WIDTH, "--width")
+    return width
+
+
 def parse_settings(settings: list[str] | None, target) -> tuple[dict, dict]:
     """`--set FIELD=VALUE` pairs, typed by the dataclass `target`'s field defaults: (its fields, the
     rest, which `train` hands to the model's builder)."""
@@ -477,20 +500,29 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
     """`--seeds 0,1,2` or `--seeds 0-4`: distinct seeds in the order given; None when not given."""
     if text is None:
         return None
-    seeds: list[int] = []
+    shown = text if len(text) <= 60 else text[:60] + "…"
+    ranges: list[tuple[int, int]] = []
     for part in (p.strip() for p in text.split(",")):
         try:
             if "-" in part[1:]:
                 low, high = (int(v) for v in part.split("-", 1))
-                seeds.extend(range(low, high + 1))
             else:
-                seeds.append(int(part))
+                low = high = int(part)
         except ValueError:
-            raise ConfigError(f"--seeds takes a comma list or a range such as 0,1,2 or 0-4, got {text!r}") from None
-    if not seeds:
-        raise ConfigError(f"--seeds names no seed: {text!r}")
-    for seed in seeds:
-        _within(seed, 0, 2**32 - 1, "--seeds")
+            raise ConfigError(f"--seeds takes a comma list or a range such as 0,1,2 or 0-4, got {shown!r}") from None
+        _within(low, 0, 2**32 - 1, "--seeds")
+        _within(high, 0, 2**32 - 1, "--seeds")
+        ranges.append((low, high))
+    # Counted before anything is expanded: `0-4294967295` must not build a list of four billion seeds.
+    count = sum(max(0, high - low + 1) for low, high in ranges)
+    if count == 0:
+        raise ConfigError(f"--seeds names no seed: {shown!r}")
+    if count > MAX_SEEDS:
+        raise ConfigError(f"--seeds names {count:,} seeds; one command trains at most {MAX_SEEDS}")
+    seeds = [seed for low, high in ranges for seed in range(low, high + 1)]
     if len(set(seeds)) != len(seeds):
-        raise ConfigError(f"--seeds names a seed twice: {text!r}")
+        raise ConfigError(f"--seeds names a seed twice: {shown!r}")
     return tuple(seeds)
+
+
+MAX_SEEDS = 1000  # each seed is a training of its own: a thousand is already weeks on a laptop

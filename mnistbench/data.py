@@ -87,6 +87,7 @@ def verify(mnist: Mnist, digests: dict[str, str] | None = None) -> Mnist:
 
 def read_npz(path: Path) -> Mnist:
     """A Keras-layout mnist.npz (x_train, y_train, x_test, y_test)."""
+    _check_npz_sizes(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in KEYS if k not in f.files]
@@ -98,6 +99,21 @@ def read_npz(path: Path) -> Mnist:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error, KeyError) as exc:  # bit-rot included
         raise DataError(f"{path}: cannot read as npz ({exc.__class__.__name__}: {exc})") from None
     return _checked(arrays, str(path))
+
+
+MAX_NPZ_MEMBER_BYTES = 64 * 2**20  # MNIST's largest array, x_train, is 45 MiB
+
+
+def _check_npz_sizes(path: Path) -> None:
+    """Refuse an npz whose members inflate beyond MNIST's own sizes, before numpy allocates them."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            largest = max((i.file_size for i in archive.infolist()), default=0)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        return  # not a zip: np.load says what it is
+    if largest > MAX_NPZ_MEMBER_BYTES:
+        raise DataError(f"{path}: an array inflates to {largest / 2**20:,.0f} MiB, more than MNIST's "
+                        f"({MAX_NPZ_MEMBER_BYTES // 2**20} MiB at most); refused")
 
 
 def _open_maybe_gz(path: Path) -> bytes:
@@ -208,6 +224,8 @@ def read_any(path: str | os.PathLike) -> Mnist:
     path = Path(path).expanduser()
     if path.is_dir():
         return read_idx_folder(path)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file or a folder (a device or a pipe); give MNIST's file")
     if not path.is_file():
         raise DataError(f"{path}: no such file or folder")
     name = path.name.lower()

@@ -8,10 +8,13 @@ still be read into a fresh file, keeps the damaged one beside it, and then puts 
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .schema import VERSION_TABLE
 
 
 def read_only_uri(path: Path) -> str:
@@ -26,8 +29,10 @@ def read_only_uri(path: Path) -> str:
 def _one_line(rows: list) -> str:
     """SQLite's check results (several rows, some spanning lines, a '*** in database main ***' header) as
     one line: the first three findings, and how many more there are."""
-    findings = [" ".join(str(r[0]).split()) for r in rows]
-    findings = [f for f in findings if f and not f.startswith("*** in database")]
+    # A row may hold the header and its findings together ('*** in database main ***\nPage 11: ...'):
+    # only the header line is dropped, never what follows it.
+    lines = [line.strip() for r in rows for line in str(r[0]).splitlines()]
+    findings = [" ".join(line.split()) for line in lines if line and not line.startswith("*** in database")]
     if not findings:
         return "ok" if rows else "no answer"
     more = f" (and {len(findings) - 3} more)" if len(findings) > 3 else ""
@@ -61,6 +66,33 @@ def quick_check(connection: sqlite3.Connection) -> str:
         return _one_line(connection.execute("PRAGMA quick_check(100)").fetchall())
     except sqlite3.DatabaseError as exc:
         return str(exc)
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def foreign_message(path: Path) -> str | None:
+    """Why the file at `path` is not a board of ours, or None: a file that is not SQLite at all (a
+    thesis given as --db), or a SQLite database whose tables are someone else's. An empty file, or one
+    without tables, may become a board."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(len(SQLITE_HEADER))
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    if header and header != SQLITE_HEADER:
+        return f"{path} is not an SQLite database, so not an mnistbench board; nothing was changed"
+    if not header:
+        return None
+    try:
+        with sqlite3.connect(read_only_uri(path), uri=True, timeout=60) as connection:
+            names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.Error:
+        return None  # damaged: the damage check that follows says so
+    if names and VERSION_TABLE not in names:
+        shown = ", ".join(sorted(names)[:3]) + (" ..." if len(names) > 3 else "")
+        return f"{path} is not an mnistbench board (it holds other tables: {shown}); nothing was changed"
+    return None
 
 
 def is_damage(exc: BaseException) -> bool:
@@ -103,11 +135,31 @@ def repair(path: Path) -> Repair:
     finally:
         source.close()
         target.close()
-    for suffix in ("-wal", "-shm"):
+    # The board path never goes missing: the damaged file gets a second name first (a hard link, or a
+    # copy where links are refused), then one atomic rename puts the fresh file over the board.
+    try:
+        os.link(path, damaged_copy)
+    except OSError:
+        shutil.copy2(path, damaged_copy)
+    for suffix in ("-wal", "-shm"):  # the fresh file has no WAL; a stale one beside it would be replayed
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    os.replace(path, damaged_copy)
     os.replace(fresh, path)
     return Repair(damaged_copy, kept, lost, verdict(path))
+
+
+def leftovers(path: Path) -> list[Path]:
+    """What an interrupted repair can leave beside a board: its fresh file and the damaged copy."""
+    return sorted([*path.parent.glob(f"{path.stem}.repairing-*.db"), *path.parent.glob(f"{path.stem}.damaged-*.db")])
+
+
+def missing_board_message(path: Path) -> str | None:
+    """When the board file is gone but a repair's files are beside it: say so, instead of starting an
+    empty board over the rescued runs."""
+    found = leftovers(path)
+    if path.exists() or not found:
+        return None
+    return (f"no leaderboard at {path}, but an interrupted repair left {', '.join(p.name for p in found)} beside it: "
+            f"move the newest .repairing- file (the rebuilt board) to {path.name} to go on; nothing was created")
 
 
 def _copy_rows(source: sqlite3.Connection, target: sqlite3.Connection, table: str) -> tuple[int, int]:

@@ -20,9 +20,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import RunNotFound, StoreError
-from .integrity import damaged_message, is_damage, quick_check, read_only_uri
+from .integrity import damaged_message, foreign_message, is_damage, quick_check, read_only_uri
 from .schema import (DATETIME_COLUMNS, EPOCH_COLUMNS, JSON_COLUMNS, SCHEMA_REVISION, VERSION_TABLE,  # noqa: F401
-                     BoardReader, default_url, run_as_dict)
+                     BoardReader, coerce_epoch, coerce_value, default_url, run_as_dict)
 
 def sqlite_file(url: str) -> Path | None:
     """The file behind a plain `sqlite:///PATH` URL; None for anything fancier (memory, URI, options)."""
@@ -32,6 +32,20 @@ def sqlite_file(url: str) -> Path | None:
             if path and "?" not in path and path != ":memory:" and not path.startswith("file:"):
                 return Path(path).expanduser()
     return None
+
+
+def sqlite_path_of(url: str) -> Path | None:
+    """The file behind any SQLite URL, options and `file:` URIs included (`sqlite:///b.db?timeout=5`);
+    None for an in-memory database or a URL of another database."""
+    head, sep, rest = url.partition(":///")
+    if not sep or not (head == "sqlite" or head.startswith("sqlite+")):
+        return None
+    path = rest.split("?", 1)[0]
+    if path.startswith("file:"):
+        path = path[len("file:"):]
+    if not path or path == ":memory:":
+        return None
+    return Path(path).expanduser()
 
 
 class QuickBoard:
@@ -63,6 +77,8 @@ class QuickBoard:
         return sorted(rows, key=lambda r: r.id)
 
     def get_run(self, run_id: int, *, with_epochs: bool = False) -> SimpleNamespace:
+        if not -2**63 <= run_id < 2**63:  # SQLite's integers are 64-bit
+            raise RunNotFound(f"no run with id {run_id}")
         found = self._execute("SELECT * FROM runs WHERE id = ?", (run_id,))
         row = found[0] if found else None
         if row is None:
@@ -71,14 +87,15 @@ class QuickBoard:
         if with_epochs:
             epochs = self._execute(
                 f"SELECT {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
-            run.epochs = [SimpleNamespace(**dict(zip(EPOCH_COLUMNS, e))) for e in epochs]
+            run.epochs = [SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, e)}) for e in epochs]
         return run
 
     def epochs_by_run(self) -> dict[int, list[SimpleNamespace]]:
         """Every run's epochs in one query, by run id, in epoch order."""
         out: dict[int, list[SimpleNamespace]] = {}
         for row in self._execute(f"SELECT run_id, {', '.join(EPOCH_COLUMNS)} FROM epochs ORDER BY run_id, epoch"):
-            out.setdefault(row[0], []).append(SimpleNamespace(**dict(zip(EPOCH_COLUMNS, tuple(row)[1:]))))
+            out.setdefault(row[0], []).append(
+                SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, tuple(row)[1:])}))
         return out
 
     def close(self) -> None:
@@ -86,16 +103,23 @@ class QuickBoard:
 
     @staticmethod
     def _run(row: sqlite3.Row) -> SimpleNamespace:
-        # SQLAlchemy stores JSON as text and DateTime as ISO text in SQLite; decode them as it does.
+        # SQLAlchemy stores JSON as text and DateTime as ISO text in SQLite; decode them as it does, and
+        # read a hand-written value that decodes to nothing sensible as none (coerce_value).
         values = dict(zip(row.keys(), row))
         columns = tuple(row.keys())
         for name in JSON_COLUMNS:
-            if values.get(name) is not None:
-                values[name] = json.loads(values[name])
+            if isinstance(values.get(name), str):
+                try:
+                    values[name] = json.loads(values[name])
+                except (ValueError, RecursionError):
+                    values[name] = None
         for name in DATETIME_COLUMNS:
-            if values.get(name) is not None:
-                values[name] = datetime.fromisoformat(values[name])
-        return SimpleNamespace(columns=columns, **values)
+            if isinstance(values.get(name), str):
+                try:
+                    values[name] = datetime.fromisoformat(values[name])
+                except ValueError:
+                    values[name] = None
+        return SimpleNamespace(columns=columns, **{k: coerce_value(k, v) for k, v in values.items()})
 
 
 def open_board(url: str | None = None, *, allow_running: bool = False) -> QuickBoard | None:
@@ -104,6 +128,9 @@ def open_board(url: str | None = None, *, allow_running: bool = False) -> QuickB
     path = sqlite_file(url or default_url())
     if path is None or not path.is_file():
         return None
+    foreign = foreign_message(path)
+    if foreign:
+        raise StoreError(foreign)
     connection = None
     uri = read_only_uri(path)
     try:

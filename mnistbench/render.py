@@ -12,12 +12,18 @@ from rich.text import Text
 
 from .boards import Board, Column
 from .config import Format
+from .sanitize import printable
 
 FORMATS = Format.values()
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def fmt(value, kind: str) -> str:
+    """A cell as text; control characters removed, since a run's fields may be a stranger's words."""
+    return printable(_fmt(value, kind))
+
+
+def _fmt(value, kind: str) -> str:
     if value is None or value == "":
         return "" if kind == "text" else "–"
     if kind == "pct":
@@ -73,7 +79,7 @@ def rich_table(board: Board, width: int | None = None) -> Table:
         else:  # numbers are never cut: a truncated accuracy is worse than a wide table
             table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
     for row in board.rows:
-        table.add_row(*(fmt(row.get(c.key), c.kind) for c in columns))
+        table.add_row(*(Text(fmt(row.get(c.key), c.kind)) for c in columns))  # Text: never read as markup
     if not board.rows:
         table.caption = (board.caption + " · " if board.caption else "") + "no runs yet"
     return table
@@ -87,13 +93,20 @@ def to_csv(boards: list[Board]) -> str:
         keys = [c.key for c in board.columns]
         writer.writerow((["board"] if many else []) + keys)
         for row in board.rows:
-            writer.writerow(([board.name] if many else []) + ["" if row.get(k) is None else row.get(k) for k in keys])
+            writer.writerow(([board.name] if many else [])
+                            + ["" if row.get(k) is None else _cell(row.get(k)) for k in keys])
     return out.getvalue()
 
 
+def _cell(value):
+    return printable(value) if isinstance(value, str) else value
+
+
 def to_json(boards: list[Board]) -> str:
-    return json.dumps({b.name: {"title": b.title, "caption": b.caption, "rows": b.rows} for b in boards},
-                      indent=2, default=str)
+    from .webboard import json_safe  # noqa: PLC0415  (NaN and infinity as null: JSON has neither)
+
+    return json.dumps(json_safe({b.name: {"title": b.title, "caption": b.caption, "rows": b.rows} for b in boards}),
+                      indent=2, default=str, allow_nan=False)
 
 
 def to_markdown(boards: list[Board]) -> str:
@@ -146,8 +159,8 @@ def run_detail(run_dict: dict, epochs: list[dict]) -> Group:
             shown = f"{100 * value:.2f} %"
         else:
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
-        info.add_row(key, shown)
-    config = Text(json.dumps(run_dict.get("config") or {}, indent=2, default=str))
+        info.add_row(key, Text(printable(shown)))
+    config = Text(json.dumps(run_dict.get("config") or {}, indent=2, default=str))  # json escapes controls
     curve = Table(title="Learning curve", title_justify="left")
     for header in ("epoch", "loss", "acc %", "val loss", "val acc %", "lr", "s", "img/s"):
         curve.add_column(header, justify="right")

@@ -25,6 +25,55 @@ DATETIME_COLUMNS = ("heartbeat_at", "created_at", "finished_at")
 EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
 
 
+# What each column holds, for readers that must not trust a row: on a class board a student can write
+# any row of their own by hand, and SQLite stores any type in any column. Checked against the ORM by a test.
+FLOAT_COLUMNS = ("test_accuracy", "val_accuracy", "train_seconds", "eval_seconds", "time_to_99", "time_to_995")
+INT_COLUMNS = ("id", "params_total", "params_trainable", "labels_used", "selection_labels_read", "epochs_run",
+               "batch_size", "seed", "epoch_to_99", "epoch_to_995", "pid", "trial")
+
+
+def coerce_value(name: str, value):
+    """A column's value as its readers expect it, whatever was written: a config that is not a JSON
+    object reads as {}, members that are not a list of ids as none, a number that is not a finite number
+    (text, NaN) as none, any other text as text without control characters."""
+    import math  # noqa: PLC0415
+
+    from .sanitize import printable  # noqa: PLC0415
+
+    if value is None:
+        return {} if name == "config" else None
+    if name == "config":
+        return value if isinstance(value, dict) else {}
+    if name == "members":
+        return value if isinstance(value, list) and all(type(v) is int for v in value) else None
+    if name in FLOAT_COLUMNS:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return float(value) if ok else None
+    if name in INT_COLUMNS:
+        return value if type(value) is int else None
+    if name in DATETIME_COLUMNS:
+        return value if isinstance(value, datetime) else None
+    return printable(value) if isinstance(value, str) else str(value)
+
+
+def coerce_epoch(name: str, value):
+    """An epoch's value as readers expect it: the epoch an int, the rest finite floats, else none."""
+    import math  # noqa: PLC0415
+
+    if name == "epoch":
+        return value if type(value) is int else None
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def coerce_run(run):
+    """A run read through the ORM, its values coerced in place (call it once the session is closed, so
+    that nothing is written back)."""
+    for name in run.columns:
+        setattr(run, name, coerce_value(name, getattr(run, name)))
+    return run
+
+
 def default_url() -> str:
     return os.environ.get("MNISTBENCH_DB") or f"sqlite:///{DEFAULT_DB}"
 

@@ -19,13 +19,15 @@ from .schema import default_url, public_url
 
 def open_read_only(url: str):
     """A reader that cannot write: QuickBoard for a SQLite file, else a Store that does not reap."""
-    from .quickread import open_board, sqlite_file  # noqa: PLC0415
+    from .quickread import open_board, sqlite_path_of  # noqa: PLC0415
 
-    path = sqlite_file(url)
-    if path is not None:
+    if url.startswith("sqlite"):  # whatever the URL's options: read the file read-only, never the Store
+        path = sqlite_path_of(url)
+        if path is None:
+            raise StoreError("serve shows a board file; an in-memory database has no board to show")
         if not path.is_file():
             raise StoreError(f"no leaderboard at {path}")
-        board = open_board(url, allow_running=True)
+        board = open_board(f"sqlite:///{path}", allow_running=True)
         if board is None:
             raise StoreError(f"{path} is not a leaderboard at this mnistbench's schema (run any mnistbench "
                              "command that writes to it once, or `mnistbench db upgrade`)")
@@ -60,10 +62,13 @@ def make_handler(url: str):
                 return self._send(HTTPStatus.OK, "application/json", json.dumps(data, default=str).encode())
             self._send(HTTPStatus.OK, "text/html; charset=utf-8", render_page(data).encode())
 
-        def _refuse(self):
-            self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain", b"read-only board\n", allow="GET")
+        def do_HEAD(self):  # noqa: N802: the headers of GET, no body (_send leaves it out)
+            self.do_GET()
 
-        do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+        def _refuse(self):
+            self._send(HTTPStatus.METHOD_NOT_ALLOWED, "text/plain", b"read-only board\n", allow="GET, HEAD")
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse  # noqa: N815
 
         def _send(self, status, kind: str, body: bytes, **headers):
             self.send_response(status)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event,
+from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect,
                         select, text)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
@@ -22,7 +22,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from .config import Status
 from .errors import RunNotFound, StoreError
-from .schema import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, default_url, run_as_dict  # noqa: F401  (re-exported)
+from .schema import (DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, coerce_run, default_url,  # noqa: F401  (re-exported)
+                     run_as_dict)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATUSES = Status.values()
@@ -119,6 +120,13 @@ def known_revisions() -> set[str]:
     return {p.name.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("*_*.py")}
 
 
+def _run_key(run_id: int) -> int:
+    """A run id as the database can hold it: anything outside a 64-bit integer is no run of ours."""
+    if not -2**63 <= run_id < 2**63:
+        raise RunNotFound(f"no run with id {run_id}")
+    return run_id
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -156,6 +164,11 @@ class Store:
         if self.is_sqlite:
             database = parsed.database
             if database and database != ":memory:" and not database.startswith("file:"):
+                from .integrity import missing_board_message  # noqa: PLC0415
+
+                leftover = missing_board_message(Path(database).expanduser())
+                if leftover:
+                    raise StoreError(leftover)
                 folder = Path(database).expanduser().parent
                 try:
                     folder.mkdir(parents=True, exist_ok=True)
@@ -199,15 +212,19 @@ class Store:
             raise StoreError(self._explain(exc)) from None
 
     def _refuse_damaged(self) -> None:
-        """A damaged SQLite board is refused before anything reads or writes it (a write could spread
-        the damage); `mnistbench db check --repair` rebuilds it."""
+        """A SQLite file is looked at read-only before anything opens it for writing: a damaged board is
+        refused (a write could spread the damage; `mnistbench db check --repair` rebuilds it), and so is
+        a file that is not an mnistbench board (a read must not give it our tables or switch it to WAL)."""
         import sqlite3  # noqa: PLC0415
 
-        from .integrity import damaged_message, quick_check, read_only_uri  # noqa: PLC0415
+        from .integrity import damaged_message, foreign_message, quick_check, read_only_uri  # noqa: PLC0415
 
         path = self._sqlite_path()
         if path is None or not path.is_file():
             return
+        foreign = foreign_message(path)
+        if foreign:
+            raise StoreError(foreign)
         try:
             with sqlite3.connect(read_only_uri(path), uri=True, timeout=60) as connection:
                 result = quick_check(connection)
@@ -238,9 +255,19 @@ class Store:
             conn = s.connection()
             has_version = self.engine.dialect.has_table(conn, VERSION_TABLE)
             current = s.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar() if has_version else None
-            empty = not has_version and not self.engine.dialect.has_table(conn, "runs")
+            tables = inspect(conn).get_table_names() if not has_version else []
+        if tables:  # someone else's database: never give it our tables
+            where = make_url(self.url).render_as_string(hide_password=True)
+            raise StoreError(f"{where} is not an mnistbench board (it holds other tables: "
+                             f"{', '.join(sorted(tables)[:3])}); nothing was changed")
+        empty = not has_version
         if current == SCHEMA_REVISION:
             return current
+        path = self._sqlite_path()
+        if not empty and path is not None and not os.access(path.parent, os.W_OK):
+            raise StoreError(f"the leaderboard {path} is at schema revision {current} on a read-only filesystem: "
+                             f"this mnistbench ({SCHEMA_REVISION}) cannot migrate it there; copy it somewhere "
+                             "writable, or read it with the mnistbench that wrote it")
         if current is not None and current not in known_revisions():
             raise StoreError(f"the leaderboard is at schema revision {current}, newer than this mnistbench "
                              f"({SCHEMA_REVISION}); upgrade mnistbench")
@@ -297,6 +324,23 @@ class Store:
             s.flush()
             return run.id
 
+    def record_finished(self, fields: dict, epochs: list[dict], before_commit=None) -> int:
+        """Insert a run that is already finished (an import, a submitted model) with its epochs, in one
+        write transaction. `before_commit(run_id)` runs inside it (to keep the model file under the new
+        id) and returns columns to set; whatever fails rolls the whole run back."""
+        now = utcnow()
+        with self._session(write=True) as s:
+            run = Run(**{"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now, "created_at": now,
+                         "owner": self._owner(s), **fields, "status": "finished", "finished_at": now})
+            s.add(run)
+            s.flush()
+            for epoch in epochs:
+                s.add(Epoch(run_id=run.id, **epoch))
+            run.epochs_run = fields.get("epochs_run", len(epochs) or None)
+            for key, value in (before_commit(run.id) if before_commit else {}).items():
+                setattr(run, key, value)
+            return run.id
+
     def _owner(self, session) -> str:
         if self.is_sqlite:
             import getpass  # noqa: PLC0415
@@ -314,7 +358,9 @@ class Store:
         seen = {}
         try:
             with self._session(write=True) as s:
-                run = s.get(Run, run_id)
+                # SQLite's write transaction holds the lock from BEGIN IMMEDIATE; elsewhere the row is
+                # locked as it is read, so a read-modify-write of the row never loses another's write.
+                run = s.get(Run, _run_key(run_id), with_for_update=not self.is_sqlite)
                 if run is None:
                     raise RunNotFound(f"no run with id {run_id}")
                 seen["owner"] = run.owner
@@ -330,6 +376,17 @@ class Store:
                 "a lecturer may change it (row-level security)")) as (_, run):
             for key, value in fields.items():
                 setattr(run, key, value)
+
+    def add_flag(self, run_id: int, note: str) -> list[str]:
+        """Append `note` to a run's flags (once) in one write transaction; returns the flags after."""
+        with self._held_run(run_id, ("expected to update 1 row",), lambda owner: (
+                f"the database refused to change run {run_id}: it belongs to {owner}, and only its owner or "
+                "a lecturer may change it (row-level security)")) as (_, run):
+            flags = [f for f in (run.flags or "").split(", ") if f]
+            if note not in flags:
+                flags.append(note)
+                run.flags = ", ".join(flags)[:200]
+            return flags
 
     def delete_run(self, run_id: int) -> None:
         """Remove a run and its epochs (a lecturer's job on a class board); its saved model stays on disk."""
@@ -396,12 +453,12 @@ class Store:
 
     def get_run(self, run_id: int, *, with_epochs: bool = False) -> Run:
         with self._session(write=False) as s:
-            run = s.get(Run, run_id)
+            run = s.get(Run, _run_key(run_id))
             if run is None:
                 raise RunNotFound(f"no run with id {run_id}")
             if with_epochs:
                 _ = list(run.epochs)  # load while the session is open
-            return run
+        return coerce_run(run)
 
     def runs(self, *, benchmark: str | None = None, model: str | None = None, status: str | None = None,
              sweep: str | None = None, limit: int | None = None) -> list[Run]:
@@ -414,7 +471,7 @@ class Store:
             query = query.order_by(None).order_by(Run.id.desc()).limit(limit)
         with self._session(write=False) as s:
             rows = list(s.scalars(query).all())
-        return sorted(rows, key=lambda r: r.id)
+        return sorted((coerce_run(r) for r in rows), key=lambda r: r.id)
 
     def epochs_by_run(self) -> dict[int, list[Epoch]]:
         """Every run's epochs in one query, by run id, in epoch order."""
@@ -432,10 +489,16 @@ class Store:
         return None
 
     def board_key(self) -> str:
-        """A folder name of this board's own, so that two boards in one folder never share a model file:
-        a SQLite file's stem, else the database's host and name."""
+        """A folder name of this board's own, so that two boards never share a model file: a SQLite
+        file's stem (beside the file, the folder is already the board's), with a digest of the file's
+        full path when MNISTBENCH_ARTIFACTS gathers the models of every board in one place; else the
+        database's host and name."""
         path = self._sqlite_path()
         if path is not None:
+            if os.environ.get("MNISTBENCH_ARTIFACTS"):
+                import hashlib  # noqa: PLC0415
+
+                return f"{path.stem}-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]}"
             return path.stem
         url = make_url(self.url)
         raw = f"{url.get_backend_name()}-{url.host or 'local'}-{url.port or ''}-{url.database or 'memory'}"
@@ -457,17 +520,23 @@ class Store:
         return self._folder("figures")
 
     def model_file(self, run) -> Path | None:
-        """The file of a run's saved model, wherever the command runs: relative paths are the board's
-        artifacts folder's (older boards recorded them relative to the working directory)."""
+        """The file of a run's saved model, wherever the command runs: a path recorded relative to the
+        board's artifacts folder (older boards: to the board's own folder). A row's path is a stranger's
+        words on a class board, so it is honoured only inside those folders (no /dev/zero, no symlink
+        out of them); see artifacts.check_model_file for what is then opened."""
         if not run.model_path:
             return None
         recorded = Path(run.model_path)
-        if recorded.is_absolute():
-            return recorded
-        candidates = [self.artifacts_dir() / recorded, recorded]
+        roots = [self.artifacts_dir()]
         path = self._sqlite_path()
         if path is not None:
-            candidates.append(path.parent.parent / recorded)  # leaderboards/models/run-N.keras, from the repo root
+            roots += [path.parent, path.parent.parent]  # leaderboards/models/run-N.keras, from the repo root
+        candidates = [recorded] if recorded.is_absolute() else [root / recorded for root in roots]
+        for candidate in candidates:
+            real = candidate.resolve()
+            if not any(real.is_relative_to(root.resolve()) for root in roots):
+                raise StoreError(f"run {run.id}'s model path {str(run.model_path)[:80]!r} points outside the "
+                                 f"board's models folder {roots[0]}; refused")
         return next((c for c in candidates if c.exists()), candidates[0])
 
     def integrity_check(self) -> str:

@@ -162,13 +162,28 @@ class _PruningObserver:
         return None
 
 
+def _study_storage(store):
+    """Optuna's storage on the board's database; a role that may not create Optuna's tables (a student on
+    a class board) is told so in one line."""
+    import optuna  # noqa: PLC0415
+    from sqlalchemy.exc import SQLAlchemyError  # noqa: PLC0415
+
+    try:
+        return optuna.storages.RDBStorage(store.url, engine_kwargs=_engine_kwargs(store))
+    except SQLAlchemyError as exc:
+        message = " ".join(str(getattr(exc, "orig", None) or exc).split())[:200]
+        if "permission denied" in message.lower() or "insufficientprivilege" in message.lower():
+            raise SweepError("sweeps on a class board need a role that may create Optuna's tables (the "
+                             f"lecturer's); this one may not ({message})") from None
+        raise SweepError(f"the sweep's storage cannot be opened: {message}") from None
+
+
 def done_trials(store, name: str) -> int:
     """Finished plus pruned trials of sweep `name` so far (0 for a new one): where a resumed bar starts."""
     import optuna  # noqa: PLC0415
 
     try:
-        study = optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(
-            store.url, engine_kwargs=_engine_kwargs(store)))
+        study = optuna.load_study(study_name=name, storage=_study_storage(store))
     except KeyError:
         return 0
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
@@ -209,7 +224,7 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
     space = check_space(space or spec.space, f"model {base.model}'s search space")
     if base.val_size <= 0:
         raise ConfigError("a sweep maximises validation accuracy: it needs --val-size > 0")
-    storage = optuna.storages.RDBStorage(store.url, engine_kwargs=_engine_kwargs(store))
+    storage = _study_storage(store)
     if resume:
         try:
             study = optuna.load_study(study_name=name, storage=storage,
@@ -306,8 +321,7 @@ def summarize(store, name: str, figure_dir: Path | None = None, top: int = 10) -
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study = optuna.load_study(study_name=name, storage=optuna.storages.RDBStorage(
-            store.url, engine_kwargs=_engine_kwargs(store)))
+        study = optuna.load_study(study_name=name, storage=_study_storage(store))
     except KeyError:
         raise SweepError(f"no sweep named {name!r}") from None
     trials = study.get_trials(deepcopy=False)

@@ -59,9 +59,10 @@ def page_data(reader, source: str = "") -> dict:
 
 
 def render_page(data: dict, title: str = "mnistbench leaderboard") -> str:
-    """The HTML document; the data goes in a JSON script element (with `</` escaped so that no value
-    can close it)."""
-    payload = json.dumps(data, default=str, allow_nan=False).replace("</", "<\\/")
+    """The HTML document; the data goes in a JSON script element with <, > and & written as JSON escapes,
+    so that no value (`</script>`, `<!--<script>`, which would swallow the page's own code) is markup."""
+    payload = (json.dumps(data, default=str, allow_nan=False)
+               .replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
     return (_TEMPLATE.replace("%%TITLE%%", html.escape(title))
             .replace("%%DATA%%", payload))
 

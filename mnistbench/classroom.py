@@ -75,9 +75,28 @@ def _policies() -> list[str]:
     ]
 
 
-# What only the lecturer may write: the run's id (a student who picks ids can pre-claim classmates'
-# next ones) and the verdict of `verify`. Everything else a training records as the student.
-LECTURER_ONLY = ("id", "verification", "verification_note")
+# A student may not choose a run's id (one who picks ids can pre-claim classmates' next ones): the
+# column is left out of their INSERT and UPDATE privileges, and the sequence gives it.
+STUDENT_DENIED = ("id",)
+# Nor set the verdict of `verify`: SQLAlchemy names every column in its INSERT, so a column privilege
+# would refuse the tool's own inserts; a trigger refuses a student's value instead.
+LECTURER_ONLY_TRIGGER = [
+    f"""CREATE OR REPLACE FUNCTION mnistbench_lecturer_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid
+                 JOIN pg_roles m ON m.oid = a.member WHERE g.rolname = '{STUDENT}' AND m.rolname = current_user)
+  THEN RETURN NEW; END IF;
+  IF (TG_OP = 'INSERT' AND (NEW.verification IS NOT NULL OR NEW.verification_note IS NOT NULL))
+     OR (TG_OP = 'UPDATE' AND (NEW.verification IS DISTINCT FROM OLD.verification
+                               OR NEW.verification_note IS DISTINCT FROM OLD.verification_note)) THEN
+    RAISE EXCEPTION 'permission denied: only the lecturer sets a run''s verification' USING ERRCODE = '42501';
+  END IF;
+  RETURN NEW;
+END $$""",
+    "DROP TRIGGER IF EXISTS runs_lecturer_only ON runs",
+    "CREATE TRIGGER runs_lecturer_only BEFORE INSERT OR UPDATE ON runs FOR EACH ROW "
+    "EXECUTE FUNCTION mnistbench_lecturer_only()",
+]
 # A model file lies inside the board's models folder: a row may not point the lecturer's commands at
 # /dev/zero or at any other file of the lecturer's machine.
 MODEL_PATH_INSIDE = ("model_path IS NULL OR (model_path NOT LIKE '/%' AND model_path NOT LIKE '%..%' "
@@ -88,7 +107,7 @@ def _grants(database: str) -> list[str]:
     from .store import RUN_COLUMNS  # noqa: PLC0415
 
     everyone = f"{STUDENT}, {LECTURER}, {READER}"
-    student_columns = ", ".join(c for c in RUN_COLUMNS if c not in LECTURER_ONLY)
+    student_columns = ", ".join(c for c in RUN_COLUMNS if c not in STUDENT_DENIED)
     return [
         f"REVOKE ALL ON runs, epochs, {VERSION_TABLE} FROM PUBLIC",
         f"REVOKE INSERT, UPDATE ON runs FROM {STUDENT}",  # a table-wide grant would outweigh the columns
@@ -99,6 +118,7 @@ def _grants(database: str) -> list[str]:
         f"GRANT INSERT, UPDATE ON epochs TO {STUDENT}",
         "ALTER TABLE runs DROP CONSTRAINT IF EXISTS runs_model_path_inside",
         f"ALTER TABLE runs ADD CONSTRAINT runs_model_path_inside CHECK ({MODEL_PATH_INSIDE}) NOT VALID",
+        *LECTURER_ONLY_TRIGGER,
         f"GRANT INSERT, UPDATE, DELETE ON runs, epochs TO {LECTURER}",
         f"GRANT USAGE ON SEQUENCE runs_id_seq TO {STUDENT}, {LECTURER}",
     ]

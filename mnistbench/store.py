@@ -360,10 +360,15 @@ class Store:
             with self._session(write=True) as s:
                 # SQLite's write transaction holds the lock from BEGIN IMMEDIATE; elsewhere the row is
                 # locked as it is read, so a read-modify-write of the row never loses another's write.
-                run = s.get(Run, _run_key(run_id), with_for_update=not self.is_sqlite)
+                run = s.get(Run, _run_key(run_id))
                 if run is None:
                     raise RunNotFound(f"no run with id {run_id}")
                 seen["owner"] = run.owner
+                if not self.is_sqlite:
+                    locked = s.execute(select(Run.id).where(Run.id == run_id).with_for_update()).first()
+                    if locked is None:  # row-level security lets this role read the run, not change it
+                        raise StoreError(refused(run.owner))
+                    s.refresh(run)  # the values as of the lock, not of the first read
                 yield s, run
         except StoreError as exc:
             if any(marker in str(exc) for marker in refusals):

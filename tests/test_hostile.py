@@ -27,6 +27,7 @@ from mnistbench.store import Store
 from .conftest import one_line
 from .test_classroom import classroom  # noqa: F401  (the class-board fixture)
 from .test_faults import _damage, disk  # noqa: F401  (real tmpfs disks)
+from .test_transfer import _rewrite, exported  # noqa: F401  (a real run, exported)
 
 runner = CliRunner()
 TINY_RUN = ["train", "accuracy", "--model", "tiny", "--train-size", "300", "--epochs", "1"]
@@ -451,13 +452,19 @@ def test_F16_control_characters_never_reach_the_terminal(tmp_path):
 
 
 @pytest.mark.parametrize("setting", ["lr=0.01", "optimizer=magic", "callbacks=a,b", "batch_size=0", "schedule=",
-                                     "steps_per_execution=0", "label_smoothing=1.5", "width=-5", "width=1e309",
-                                     "width=100000"])
-def test_T3_T4_set_of_a_field_with_its_own_option_is_one_line(tmp_path, setting):
+                                     "steps_per_execution=0", "label_smoothing=1.5"])
+def test_T3_set_of_a_field_with_its_own_option_is_one_line(tmp_path, setting):
     result = invoke(*TINY_RUN, "--lr", "0.02", "--set", setting, "--db", f"sqlite:///{tmp_path / 'b.db'}",
                     "--data", tmp_path / "no-data-needed.npz")
     line = one_line(result)
     assert "multiple values" not in line
+
+
+@pytest.mark.parametrize("setting", ["width=-5", "width=1e309", "width=100000"])
+def test_T4_set_width_has_the_domain_of_the_width_option(tmp_path, setting, real_mnist_path):
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    one_line(invoke(*TINY_RUN, "--set", setting, "--db", url, "--data", real_mnist_path), "width")
+    assert Store(url).runs() == []  # refused before a run was started
 
 
 def test_T3_set_lr_alone_is_the_same_as_the_option(tmp_path):
@@ -499,9 +506,16 @@ def test_T7_a_crafted_run_field_is_one_line_and_leaves_no_row(tmp_path, change):
     assert not (tmp_path / "home.db").exists() or Store(url).runs() == []
 
 
+@pytest.mark.parametrize("epochs", ["abc", [1, 2], [{"epoch": "x", "val_accuracy": "y"}]])
+def test_T7_crafted_epochs_beside_a_real_model_leave_no_half_imported_run(exported, tmp_path, real_mnist_path,  # noqa: F811
+                                                                          epochs):
+    out, _, home = exported
+    changed = _rewrite(out, tmp_path, lambda m: m.update(epochs=epochs))
+    one_line(invoke("import-run", changed, "--db", home, "--data", real_mnist_path))
+    assert Store(home).runs() == []
+
+
 @pytest.mark.parametrize("manifest", [
-    json.dumps({**_manifest(), "epochs": "abc"}), json.dumps({**_manifest(), "epochs": [1, 2]}),
-    json.dumps({**_manifest(), "epochs": [{"epoch": "x", "val_accuracy": "y"}]}),
     "[" * 100_000, '{"format": "mnistbench-run", "version": 1, "run": {"id": ' + "9" * 5000 + "}}",
 ])
 def test_T7_crafted_manifests_are_one_line(tmp_path, manifest):

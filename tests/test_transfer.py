@@ -55,7 +55,9 @@ def test_a_run_travels_and_is_rechecked(exported, real_mnist_path):
     assert "run 1: imported run 1" in result.stdout
     store = Store(home)
     run = store.get_run(1, with_epochs=True)
-    assert run.flags == "imported" and run.verification == "verified"
+    # Re-evaluated on import, but not "verified": that is the verdict of `verify` (a lecturer's, on a class board).
+    assert run.flags == "imported" and run.verification is None
+    assert run.config["imported_from"]["reevaluated_on_import"] is True
     assert (run.test_accuracy, run.params_total, run.model, run.seed) == (
         original.test_accuracy, original.params_total, original.model, original.seed)
     assert run.device == original.device and run.config["imported_from"]["run_id"] == 1

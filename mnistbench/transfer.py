@@ -311,8 +311,8 @@ def import_run(store, path: str | Path, mnist, package: tuple[dict, bytes] | Non
     model = _load_checked(data, run_label)
     params_total, params_trainable = parameter_counts(model)
     if params_total != row.get("params_total"):
-        raise TransferError(f"{run_label}: it records {row.get('params_total')!r} parameters "
-                            f"({type(row.get('params_total')).__name__}), the model has {params_total}; refused")
+        raise TransferError(f"{run_label}: it records {row.get('params_total')!r} parameters, "
+                            f"the model has {params_total}; refused")
     accuracy, seconds = _evaluate(model, mnist, run_label)
     if abs(accuracy - row["test_accuracy"]) > ACCURACY_TOLERANCE:
         raise TransferError(f"{run_label}: it records {100 * row['test_accuracy']:.2f} % test accuracy, "

@@ -75,7 +75,7 @@ def test_steps_aside_when_the_store_is_needed(db_url, tmp_path):
     assert open_board(f"sqlite:///file:{tmp_path / 'board.db'}?mode=ro&uri=true") is None
     assert open_board("postgresql+psycopg://u:p@127.0.0.1:1/x") is None
     (tmp_path / "junk.db").write_bytes(b"not a database at all" * 100)
-    with pytest.raises(quickread.StoreError, match="junk.db is damaged .integrity check: file is not a database"):
+    with pytest.raises(quickread.StoreError, match="junk.db is not an SQLite database, so not an mnistbench board"):
         open_board(f"sqlite:///{tmp_path / 'junk.db'}")  # said at once, in the Store's words
 
 

@@ -64,12 +64,12 @@ def test_sigkilled_training_is_marked_interrupted(any_db_url, real_mnist_path, t
     assert store.integrity_check() == "ok"
 
 
-def test_verify_catches_tampering(tmp_path, real_mnist_path, db_url):
+def test_verify_catches_tampering(tmp_path, real_mnist_path, db_url, monkeypatch):
     runner = CliRunner()
-    env = {"MNISTBENCH_ARTIFACTS": str(tmp_path / "models")}
+    monkeypatch.setenv("MNISTBENCH_ARTIFACTS", str(tmp_path / "models"))  # every command sees it, as a shell would
     args = ["--db", db_url, "--data", str(real_mnist_path)]
     result = runner.invoke(app, ["train", "accuracy", "--train-size", "1000", "--epochs", "1", "--val-size", "500",
-                                 *args], env=env)
+                                 *args])
     assert result.exit_code == 0, result.stderr
     ok = runner.invoke(app, ["verify", "1", *args])
     assert ok.exit_code == 0 and "verified" in ok.stdout, ok.stderr
@@ -81,7 +81,8 @@ def test_verify_catches_tampering(tmp_path, real_mnist_path, db_url):
     assert bad.exit_code == 1 and "test accuracy: recorded 0.999" in bad.stderr
     assert Store(db_url).get_run(1).verification == "mismatch"
 
-    path = tmp_path / "models" / "board" / "run-1.keras"  # $MNISTBENCH_ARTIFACTS/<board>/
+    path = store.artifacts_dir() / "run-1.keras"  # $MNISTBENCH_ARTIFACTS/<board>-<digest of its path>/
+    assert path.parent.parent == tmp_path / "models" and path.is_file()
     path.write_bytes(path.read_bytes()[:-100] + b"\x00" * 100)  # a tampered model file
     bad = runner.invoke(app, ["verify", "1", *args])
     assert bad.exit_code == 1 and "SHA-256" in bad.stderr
@@ -89,13 +90,13 @@ def test_verify_catches_tampering(tmp_path, real_mnist_path, db_url):
     assert board["accuracy"]["rows"][0]["verified"] == "mismatch"
 
 
-def test_ensemble_of_saved_runs(tmp_path, real_mnist_path, db_url):
+def test_ensemble_of_saved_runs(tmp_path, real_mnist_path, db_url, monkeypatch):
     runner = CliRunner()
-    env = {"MNISTBENCH_ARTIFACTS": str(tmp_path / "models")}
+    monkeypatch.setenv("MNISTBENCH_ARTIFACTS", str(tmp_path / "models"))
     args = ["--db", db_url, "--data", str(real_mnist_path)]
     for seed in (1, 2):
         result = runner.invoke(app, ["train", "accuracy", "--train-size", "1000", "--epochs", "1",
-                                     "--val-size", "500", "--seed", str(seed), *args], env=env)
+                                     "--val-size", "500", "--seed", str(seed), *args])
         assert result.exit_code == 0, result.stderr
     result = runner.invoke(app, ["ensemble", "1", "2", *args])
     assert result.exit_code == 0, result.stderr

@@ -176,6 +176,13 @@ class Recipe:
     teacher: str = ""
     teacher_weight: float = 0.9
     teacher_temperature: float = 2.0
+    # Weight averaging (Polyak): the weights validated, evaluated and saved are an exponential moving
+    # average of the trained ones, updated every step with this momentum; 0 = off. It needs a fixed
+    # number of epochs: early stopping would restore raw weights.
+    ema: float = 0.0
+    # Test-time augmentation: the saved model answers with the mean of its probabilities on the image and
+    # on the image moved this many pixels up, down, left and right (five views, no parameters); 0 = off.
+    tta_shift: int = 0
 
 
 @dataclass
@@ -222,6 +229,11 @@ class TrainConfig:
         _within(r.elastic_sigma, 0.5, 14, "elastic_sigma")
         _within(r.teacher_weight, 0, 1, "teacher_weight")
         _within(r.teacher_temperature, 0.1, 100, "teacher_temperature")
+        _within(r.ema, 0, 1, "ema", upper_open=True)
+        _within(r.tta_shift, 0, 4, "tta_shift")
+        if r.ema and "early_stopping" in r.callbacks:
+            raise ConfigError("ema averages the weights over a fixed number of epochs; drop early_stopping "
+                              "(--callbacks none)")
         if r.schedule != "constant" and {"reduce_lr", "decay"} & set(r.callbacks):
             raise ConfigError(f"--schedule {r.schedule} sets the learning rate itself; drop reduce_lr/decay")
         _within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")

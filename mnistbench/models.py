@@ -15,6 +15,7 @@ from .errors import UnknownModel
 
 layers, regularizers = keras.layers, keras.regularizers
 INPUT_SHAPE = (28, 28, 1)
+RECORD_EPOCHS = 12  # the record recipe's budget: see `record`
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,28 @@ def tuned(filters1: int = 28, filters2: int = 28, dense: int = 54, dropout: floa
     ], name="tuned")
 
 
+def _deotte_layers(width: int, dropout: float) -> list:
+    """784-[wC3-wC3-wC5S2]-[2wC3-2wC3-2wC5S2]-4w-10, BatchNorm after every conv: Deotte's net at w = 32."""
+
+    def conv(filters, kernel, strides=1, padding="valid"):
+        return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
+                layers.BatchNormalization()]
+
+    return [
+        keras.Input(INPUT_SHAPE),
+        *conv(width, 3), *conv(width, 3),  # (24, 24, w)
+        *conv(width, 5, strides=2, padding="same"),  # (12, 12, w): a learnt downsampling
+        layers.Dropout(dropout),
+        *conv(2 * width, 3), *conv(2 * width, 3),  # (8, 8, 2w)
+        *conv(2 * width, 5, strides=2, padding="same"),  # (4, 4, 2w)
+        layers.Dropout(dropout),
+        *conv(4 * width, 4),  # (1, 1, 4w): the "128" dense layer as a 4x4 conv
+        layers.Flatten(),
+        layers.Dropout(dropout),
+        layers.Dense(10, activation="softmax", dtype="float32"),
+    ]
+
+
 @register_model(
     source="seed report, section 3.5 (Deotte's Kaggle MNIST CNN)",
     recipe=Recipe(optimizer="adam", lr=1e-3, batch_size=64, epochs=45, augment=True,
@@ -150,24 +173,28 @@ def tuned(filters1: int = 28, filters2: int = 28, dense: int = 54, dropout: floa
 )
 def deotte(dropout: float = 0.4) -> keras.Model:
     """784-[32C3-32C3-32C5S2]-[64C3-64C3-64C5S2]-128-10 with BatchNorm after every conv."""
+    return keras.Sequential(_deotte_layers(32, dropout), name="deotte")
 
-    def conv(filters, kernel, strides=1, padding="valid"):
-        return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, activation="relu"),
-                layers.BatchNormalization()]
 
-    return keras.Sequential([
-        keras.Input(INPUT_SHAPE),
-        *conv(32, 3), *conv(32, 3),  # (24, 24, 32)
-        *conv(32, 5, strides=2, padding="same"),  # (12, 12, 32): a learnt downsampling
-        layers.Dropout(dropout),
-        *conv(64, 3), *conv(64, 3),  # (8, 8, 64)
-        *conv(64, 5, strides=2, padding="same"),  # (4, 4, 64)
-        layers.Dropout(dropout),
-        *conv(128, 4),  # (1, 1, 128): the "128" dense layer as a 4x4 conv
-        layers.Flatten(),
-        layers.Dropout(dropout),
-        layers.Dense(10, activation="softmax"),
-    ], name="deotte")
+RECORD_RECIPE = Recipe(
+    optimizer="adam", lr=3e-3, batch_size=128, epochs=RECORD_EPOCHS, augment=True, callbacks=(),
+    schedule="onecycle", warmup=0.2, label_smoothing=0.1, rotation=10.0, zoom=0.1, shear=0.0, shift=0.1,
+    ema=0.999, tta_shift=1)
+
+
+@register_model(
+    source="mnistbench: Deotte's net (seed report, section 3.5) under a fixed one-cycle budget with weight "
+           "averaging and test-time shifts",
+    recipe=RECORD_RECIPE,
+)
+def record(width: int = 32, dropout: float = 0.3) -> keras.Model:
+    """Deotte's net, trained for the maximum-accuracy record: one cycle, EMA weights, five shifted views.
+
+    Twelve epochs fit 20 minutes a seed on a 2-core CPU (80 s an epoch at 683 images/s, AMD EPYC with
+    AVX2); the last epoch's averaged weights are evaluated, nothing is chosen on validation or test.
+    Dropout 0.3 instead of Deotte's 0.4: a budget of 12 epochs rather than 45 is short of fitting, not of
+    regularising. Fixed before any test accuracy of the recipe was read."""
+    return keras.Sequential(_deotte_layers(width, dropout), name="record")
 
 
 @register_model(
@@ -331,3 +358,33 @@ def shared(width: int = 26, dropout: float = 0.1) -> keras.Model:
     outputs = layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=f"shared{width}")
 
+
+
+@keras.saving.register_keras_serializable(package="mnistbench")
+class Shift(layers.Layer):
+    """Moves each image `dx` pixels right and `dy` down, filling with the background (0): a view for
+    test-time augmentation, with no parameters."""
+
+    def __init__(self, dx: int = 0, dy: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.dx, self.dy = int(dx), int(dy)
+
+    def call(self, x):
+        height, width = x.shape[1], x.shape[2]
+        padded = keras.ops.pad(x, [[0, 0], [max(self.dy, 0), max(-self.dy, 0)], [max(self.dx, 0), max(-self.dx, 0)],
+                                   [0, 0]])
+        top, left = max(-self.dy, 0), max(-self.dx, 0)
+        return padded[:, top:top + height, left:left + width, :]
+
+    def get_config(self):
+        return {**super().get_config(), "dx": self.dx, "dy": self.dy}
+
+
+def with_test_time_shifts(net: keras.Model, pixels: int) -> keras.Model:
+    """`net` answering with the mean of its probabilities on the image and on the image moved `pixels` up,
+    down, left and right. The same weights see all five views, so the parameter count is the net's own;
+    the saved model carries the averaging, so verify, ensemble and import-run evaluate what was ranked."""
+    image = keras.Input(INPUT_SHAPE)
+    views = [(0, 0), (pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels)]
+    answers = [net(Shift(dx, dy, name=f"shift_{i}")(image)) for i, (dx, dy) in enumerate(views)]
+    return keras.Model(image, layers.Average(name="mean_of_views")(answers), name=f"{net.name}_tta{pixels}")

@@ -22,7 +22,7 @@ from .backend import keras, tf
 from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError, TrainingFailed
-from .models import builder_options, create_model, get_spec, parameter_counts
+from .models import builder_options, create_model, get_spec, parameter_counts, with_test_time_shifts
 from .pipeline import batches
 from .store import Store
 from .threads import ThreadSpreader
@@ -90,13 +90,27 @@ def learning_rate(config: TrainConfig, steps_per_epoch: int):
 def make_optimizer(config: TrainConfig, steps_per_epoch: int):
     r = config.recipe
     lr = learning_rate(config, steps_per_epoch)
+    # Keras keeps the average beside the weights and writes it into them when fit ends.
+    ema = {"use_ema": True, "ema_momentum": r.ema} if r.ema else {}
     if r.optimizer == "adam":
-        return keras.optimizers.Adam(lr, beta_1=r.beta_1, beta_2=r.beta_2)
+        return keras.optimizers.Adam(lr, beta_1=r.beta_1, beta_2=r.beta_2, **ema)
     if r.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4, beta_1=r.beta_1, beta_2=r.beta_2)
+        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4, beta_1=r.beta_1, beta_2=r.beta_2,
+                                      **ema)
     if r.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True)
-    return keras.optimizers.RMSprop(lr)
+        return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True, **ema)
+    return keras.optimizers.RMSprop(lr, **ema)
+
+
+def recipe_marks(recipe) -> list[str]:
+    """What the board's flags column says about a recipe whose evaluated model is not the trained weights
+    alone: allowed, the same for every run of the recipe, and shown beside its accuracy."""
+    marks = [f"distilled from {recipe.teacher}"] if recipe.teacher else []
+    if recipe.ema:
+        marks.append(f"EMA weights {recipe.ema:g}")
+    if recipe.tta_shift:
+        marks.append(f"test-time shifts +-{recipe.tta_shift} px, 5 views")
+    return marks
 
 
 def current_lr(optimizer) -> float:
@@ -192,6 +206,8 @@ def callbacks_for(config: TrainConfig, with_validation: bool = True) -> list[ker
         base = r.lr
         rate = r.decay_rate
         out.append(keras.callbacks.LearningRateScheduler(lambda epoch: base * rate ** epoch))  # the seed's
+    if r.ema and with_validation:
+        out.append(keras.callbacks.SwapEMAWeights())  # validation sees the weights that will be evaluated
     return out
 
 
@@ -280,12 +296,14 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
     teacher_seconds = 0.0
-    flags = [f"distilled from {r.teacher}"] if r.teacher else []
+    flags = recipe_marks(r)
+    if flags:
+        run.set(flags=", ".join(flags))
     if r.teacher:
         started = time.perf_counter()
         y_train, recorded["teacher_run"] = distillation_targets(config, split)
         teacher_seconds = time.perf_counter() - started
-        run.set(config=recorded, flags=", ".join(flags))
+        run.set(config=recorded)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_val = keras.utils.to_categorical(split.y_val, 10)
     elif r.label_smoothing:
@@ -321,6 +339,8 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
 
     if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == "interrupted"):
         net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
+    if r.tta_shift:
+        net = with_test_time_shifts(net, r.tta_shift)  # evaluated and saved as one model
     eval_start = time.perf_counter()
     test_accuracy = evaluate(net, split.x_test, split.y_test) if recorder.epochs_done and evaluate_test else None
     eval_seconds = time.perf_counter() - eval_start

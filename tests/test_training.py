@@ -308,3 +308,68 @@ def test_distillation_targets_mix_softened_teacher_predictions_with_the_labels(t
         sharp_teacher, soft_teacher = ((t - (1 - weight) * onehot) / weight for t in (sharp, soft))
         assert np.all(soft_teacher.max(axis=1) <= sharp_teacher.max(axis=1) + 1e-5)
         assert np.array_equal(soft_teacher.argmax(axis=1), sharp_teacher.argmax(axis=1))
+
+
+def test_weight_averaging_evaluates_and_saves_the_average(tiny_mnist, db_url, tmp_path):
+    """With ema, fit ends with the average written into the weights: the model evaluated and saved is the
+    average, not the last step's weights, and the board's flags say so. A momentum this close to 1 keeps
+    the average near the initial weights, whatever the later steps did."""
+    import dataclasses
+
+    from mnistbench.artifacts import load_saved
+
+    class Watch(training.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.initial = [w.numpy().copy() for w in self.model.trainable_weights]
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.last = [w.numpy().copy() for w in self.model.trainable_weights]
+
+    watch = Watch()
+    base = config(callbacks=(), epochs=2)
+    averaged = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, ema=0.99999))
+    store = Store(db_url)
+    result = training.train(averaged, tiny_mnist, store, artifacts_dir=tmp_path, callbacks=[watch])
+    run = store.get_run(result.run_id)
+    assert run.flags == "EMA weights 0.99999" and run.config["recipe"]["ema"] == 0.99999
+    saved = [w.numpy() for w in load_saved(tmp_path / f"run-{run.id}.keras").trainable_weights]
+    distance = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b))  # noqa: E731
+    # Keras starts the average from the weights after the first step: one Adam step (lr 3e-3) from the start.
+    assert distance(saved, watch.initial) < 0.005 < distance(saved, watch.last)
+
+
+def test_weight_averaging_refuses_early_stopping(tiny_mnist, db_url):
+    import dataclasses
+
+    base = config()
+    with pytest.raises(ConfigError, match="ema averages the weights over a fixed number of epochs"):
+        training.train(dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, ema=0.99)), tiny_mnist,
+                       Store(db_url))
+
+
+def test_test_time_shifts_average_five_views_with_the_same_parameters(tiny_mnist, db_url, tmp_path):
+    import dataclasses
+
+    from mnistbench.artifacts import evaluate, load_saved
+    from mnistbench.data import to_float
+    from mnistbench.models import create_model, parameter_counts, with_test_time_shifts
+
+    net = create_model("fast")
+    views = with_test_time_shifts(net, 2)
+    assert parameter_counts(views) == parameter_counts(net)
+    image = np.zeros((1, 28, 28, 1), "float32")
+    image[0, 10, 12, 0] = 1.0
+    moved = [layer(image).numpy()[0, :, :, 0] for layer in views.layers if layer.name.startswith("shift_")]
+    assert [tuple(np.argwhere(m)[0]) for m in moved] == [(10, 12), (10, 14), (10, 10), (12, 12), (8, 12)]
+    expected = np.mean([net(m[None, :, :, None]).numpy() for m in moved], axis=0)
+    assert np.allclose(views(image).numpy(), expected, atol=1e-6)
+
+    base = config(callbacks=(), epochs=1)
+    shifted = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, tta_shift=1))
+    store = Store(db_url)
+    result = training.train(shifted, tiny_mnist, store, artifacts_dir=tmp_path)
+    run = store.get_run(result.run_id)
+    assert run.flags == "test-time shifts +-1 px, 5 views" and run.params_total == 62_834
+    saved = load_saved(tmp_path / f"run-{run.id}.keras")  # the saved model carries the five views
+    assert sum(layer.name.startswith("shift_") for layer in saved.layers) == 5
+    assert evaluate(saved, to_float(tiny_mnist.x_test), tiny_mnist.y_test.astype(np.int64)) == run.test_accuracy

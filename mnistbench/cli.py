@@ -462,6 +462,9 @@ def board(
         help="With --by-config (implied): only configurations with at least N seeds.")] = None,
     verified_only: Annotated[bool, typer.Option(
         "--verified-only", help="Only runs that `mnistbench verify` has re-checked (on a class board: the lecturer).")] = False,
+    references: Annotated[bool, typer.Option(
+        "--references", help="Also show each board's published claims, with whether they are honest and why "
+                             "(claims, never ranked).")] = False,
     format: Annotated[Format, typer.Option("--format", "-f")] = Format.table,
     db: DbOption = None,
 ):
@@ -492,6 +495,10 @@ def board(
                                   min_seeds=min_seeds or 1)
     else:
         tables = boards(runs, which.value if which else None, target=goal, top=top, time_to=time_to)
+    if references:
+        from .references import references_boards  # noqa: PLC0415
+
+        tables = [*tables, *references_boards(which.value if which else None)]
     emit(tables, format.value, _console())
 
 

@@ -14,21 +14,25 @@ import json
 from datetime import datetime, timezone
 
 from .boards import boards
+from .references import references_boards
 from .config import DEFAULT_TARGETS
 from .schema import EPOCH_COLUMNS, run_as_dict
 
-# Public results drawn on the parameters picture for comparison (from the issue tracker's survey).
-# `honest`: validation from the training set and a fixed epoch count; the others chose on the test set.
-PARAMS_REFERENCES = [
-    {"name": "ruslangrimov/mnist-minimal-model", "label": "ruslangrimov", "params": 1936, "accuracy": 0.991,
-     "honest": True, "dy": -10},
-    {"name": "JoshWarn/Parameter-Efficient-MNIST, test-set early stopping", "label": "JoshWarn*", "params": 997,
-     "accuracy": 0.9905, "honest": False, "dy": -8},
-    {"name": "JoshWarn/Parameter-Efficient-MNIST, test-set early stopping", "label": "JoshWarn*", "params": 697,
-     "accuracy": 0.9903, "honest": False, "dy": 14},
-    {"name": "Neural Golfing (hexhowells)", "label": "Neural Golfing", "params": 575, "accuracy": 0.98,
-     "honest": True, "dy": 4},
-]
+# Label offsets (pixels) of the published results on the parameters picture, so that close ones stay readable.
+_LABEL_OFFSETS = (-10, -8, 14, 4, 6, -6)
+
+
+def params_references() -> list[dict]:
+    """The published parameter-board results that have a count and an accuracy, for the picture; filled
+    when honest or partly so, hollow (and starred) when chosen on the test set or unverified."""
+    from .references import load_references  # noqa: PLC0415
+
+    chosen = [r for r in load_references() if r.board == "params" and r.params and r.accuracy]
+    return [{"name": r.name, "label": r.name.split("/")[0].split(",")[0].split(" ")[0] + ("" if r.honest in ("yes", "partly") else "*"),
+             "params": r.params, "accuracy": r.accuracy, "honest": r.honest in ("yes", "partly"),
+             "dy": _LABEL_OFFSETS[i % len(_LABEL_OFFSETS)]} for i, r in enumerate(chosen)]
+
+
 # Run columns the page shows in a run's details (the rest stay in exports).
 DETAIL_COLUMNS = ("id", "benchmark", "model", "status", "owner", "test_accuracy", "val_accuracy", "params_total",
                   "labels_used", "selection_labels_read", "flags", "verification", "seed", "epochs_run",
@@ -53,7 +57,10 @@ def page_data(reader, source: str = "") -> dict:
                     "columns": [{"key": c.key, "header": c.header, "kind": c.kind} for c in b.columns],
                     "rows": b.rows} for b in tables],
         "runs": details,
-        "references": {"params": PARAMS_REFERENCES},
+        "references": {"params": params_references()},
+        "claims": [{"name": b.name, "title": b.title, "caption": b.caption,
+                    "columns": [{"key": c.key, "header": c.header, "kind": c.kind} for c in b.columns],
+                    "rows": b.rows} for b in references_boards()],
         "targets": DEFAULT_TARGETS,
     }
 
@@ -415,6 +422,8 @@ document.getElementById("meta").textContent =
   `${DATA.runs.length} runs · ${DATA.source || "leaderboard"} · generated ${DATA.generated}`;
 const boardsBox = document.getElementById("boards");
 DATA.boards.forEach(b => boardsBox.append(renderBoard(b)));
+// Published claims after the boards, in tables of their own: claims, not runs, never ranked among them.
+(DATA.claims || []).forEach(b => { const s = renderBoard(b); s.classList.add("claims"); boardsBox.append(s); });
 paramsChart(); labelsChart(); timeChart();
 </script>
 </body>

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from mnistbench.cli import app
 from mnistbench.store import Store
-from mnistbench.webboard import html_board
+from mnistbench.webboard import html_board, params_references
 
 runner = CliRunner()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -104,9 +104,9 @@ def test_exported_page_loads_sorts_and_opens_a_run(browser, db_url, tmp_path):
     assert _column(page, "params", "params") == ["1,936", "116,962", "327,242", "790"]  # 790 misses 99 %
     assert "test set seen </script>" in page.locator("#board-params").inner_text()  # escaped, not executed
 
-    # The pictures: one dot per finished params/accuracy run, four references, a Pareto line, 99 % line.
+    # The pictures: one dot per finished params/accuracy run, a square per published result, a Pareto line.
     assert page.locator("#chart-params circle").count() == 5
-    assert page.locator("#chart-params rect.reference").count() == 4
+    assert page.locator("#chart-params rect.reference").count() == len(params_references()) == 5
     assert page.locator("#chart-params polyline.pareto").count() == 1
     assert page.locator("#chart-labels circle").count() == 2
     assert page.locator("#chart-labels polyline.labels-mean").count() == 1  # one method: one mean line
@@ -147,7 +147,11 @@ def test_an_empty_board_renders_without_errors(browser, db_url, tmp_path):
     assert runner.invoke(app, ["export", "-f", "html", "-o", str(out), "--db", db_url]).exit_code == 0
     page, problems = _open(browser, out.as_uri())
     assert "no runs yet" in page.locator("#boards").inner_text()
-    assert page.locator("#chart-params rect.reference").count() == 4
+    assert page.locator("#chart-params rect.reference").count() == len(params_references())
+    # The published claims stand in tables of their own, after the boards, with no rank and no run to open.
+    claims = page.locator("#board-accuracy-references")
+    assert "99.91 %" in claims.inner_text() and page.locator("section.claims").count() == 3
+    assert page.locator("#board-accuracy-references th", has_text="#").count() == 0
     assert problems == []
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -72,6 +73,8 @@ data_app = typer.Typer(help="Find, verify and import MNIST.", invoke_without_com
 app.add_typer(data_app, name="data")
 db_app = typer.Typer(help="Manage the leaderboard database.")
 app.add_typer(db_app, name="db")
+reference_app = typer.Typer(help="The reference board: record runs kept in the repository, re-checked on any machine.")
+app.add_typer(reference_app, name="reference")
 
 DbOption = Annotated[Optional[str], typer.Option(
     "--db", envvar="MNISTBENCH_DB", show_envvar=True,
@@ -728,6 +731,42 @@ def import_run(path: Annotated[str, typer.Argument(help="A zip written by `mnist
         accepted = accept(store, path, mnist, package)
     _console().print(f"run {accepted.run_id}: imported {accepted.source}: {accepted.params_total:,} params, "
                      f"test accuracy {100 * accepted.test_accuracy:.2f} % (re-evaluated here)")
+
+
+FolderOption = Annotated[Optional[str], typer.Option(
+    "--folder", help="The reference bundles' folder (default: leaderboards/reference).")]
+
+
+@reference_app.command("add")
+@friendly
+def reference_add(run_ids: Annotated[list[int], typer.Argument(help="Finished runs with saved models, or ensembles of them.")],
+                  folder: FolderOption = None, db: DbOption = None):
+    """Put runs on the reference board: each as an export-run bundle, an ensemble as its members plus an entry."""
+    from .reference import DEFAULT_FOLDER, add  # noqa: PLC0415
+
+    for name in add(_store(db), run_ids, Path(folder) if folder else DEFAULT_FOLDER):
+        _console().print(f"wrote {name}")
+
+
+@reference_app.command("build")
+@friendly
+def reference_build(folder: FolderOption = None, db: DbOption = None, data: DataOption = None):
+    """Import every reference bundle into the board, re-evaluated on this machine's test set; refuse any that disagrees."""
+    from .data import load_mnist  # noqa: PLC0415
+    from .reference import DEFAULT_FOLDER, build  # noqa: PLC0415
+
+    source = Path(folder) if folder else DEFAULT_FOLDER
+    store = _store(db)
+    mnist = load_mnist(data)
+    with _console().status(f"re-evaluating the reference runs of {source} on the test set"):
+        built = build(store, mnist, source)
+    for name, run_id, accuracy in built.imported:
+        _console().print(f"run {run_id}: {name}, test accuracy {100 * accuracy:.2f} % (re-evaluated here)")
+    for members, run_id, accuracy in built.ensembles:
+        _console().print(f"run {run_id}: ensemble of runs {', '.join(map(str, members))}, test accuracy "
+                         f"{100 * accuracy:.2f} % (re-evaluated here)")
+    _console().print(f"{len(built.imported)} runs and {len(built.ensembles)} ensembles added, "
+                     f"{len(built.present)} already on the board; `mnistbench board` shows them")
 
 
 @app.command()

@@ -8,12 +8,14 @@ import numpy as np
 
 from .data import to_float
 from .errors import MnistbenchError
+from .verify import ACCURACY_TOLERANCE
 
 
-def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, float]]:
+def ensemble(store, run_ids: list[int], mnist, *, expect: float | None = None) -> tuple[int, float, dict[int, float]]:
     """Record an accuracy-board run whose parameters are the members' sum. Returns (run id, accuracy,
     each member's own recorded test accuracy). Each member is named once and its model file must
-    still have the SHA-256 its run recorded."""
+    still have the SHA-256 its run recorded. With `expect` (an accuracy recorded elsewhere), an ensemble
+    that disagrees by more than one image in 10,000 is refused and nothing is written."""
     from .artifacts import load_saved, sha256_file  # noqa: PLC0415
     from .environment import run_environment  # noqa: PLC0415
 
@@ -40,15 +42,19 @@ def ensemble(store, run_ids: list[int], mnist) -> tuple[int, float, dict[int, fl
         train_seconds=sum(r.train_seconds or 0 for r in members),
         config={"members": [r.id for r in members], "combine": "mean softmax"}, **run_environment(),
     )
+    start = time.perf_counter()
+    probs = np.zeros((len(x_test), 10), dtype=np.float64)
+    for member in members:
+        try:
+            probs += load_saved(store.model_file(member)).predict(x_test, batch_size=1024, verbose=0)
+        except (OSError, ValueError) as exc:
+            raise MnistbenchError(f"run {member.id}: cannot load {store.model_file(member)} "
+                                  f"({exc.__class__.__name__})") from None
+    accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
+    seconds = time.perf_counter() - start
+    if expect is not None and abs(accuracy - expect) > ACCURACY_TOLERANCE:
+        raise MnistbenchError(f"the ensemble of runs {', '.join(map(str, run_ids))} records {100 * expect:.2f} % "
+                              f"test accuracy, re-evaluated here {100 * accuracy:.2f} %; refused")
     with store.recording(**columns) as run:
-        start = time.perf_counter()
-        probs = np.zeros((len(x_test), 10), dtype=np.float64)
-        for member in members:
-            try:
-                probs += load_saved(store.model_file(member)).predict(x_test, batch_size=1024, verbose=0)
-            except (OSError, ValueError) as exc:
-                raise MnistbenchError(f"run {member.id}: cannot load {store.model_file(member)} "
-                                      f"({exc.__class__.__name__})") from None
-        accuracy = float(np.mean(np.argmax(probs, axis=1) == mnist.y_test))
-        run.set(test_accuracy=accuracy, eval_seconds=time.perf_counter() - start)
+        run.set(test_accuracy=accuracy, eval_seconds=seconds)
     return run.run_id, accuracy, {r.id: r.test_accuracy for r in members}

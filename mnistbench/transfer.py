@@ -277,6 +277,14 @@ def _already_here(store, sha256: str, origin: dict | None = None):
     return None
 
 
+def find_import(store, package: tuple[dict, bytes]):
+    """The run of this board that an exported run (read_run_zip's answer) is already, or None."""
+    manifest, data = package
+    row = manifest["run"]
+    origin = {"run_id": row.get("id"), "host": row.get("host"), "created_at": row.get("created_at")}
+    return _already_here(store, hashlib.sha256(data).hexdigest(), origin)
+
+
 def _finished_here(store, fields: dict, epochs: list[dict], data: bytes, sha256: str) -> int:
     """Record a finished run, its epochs and its model file in one write transaction: the run appears
     whole or not at all (a crash or Ctrl-C half-way leaves no stray row)."""

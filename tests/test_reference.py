@@ -1,0 +1,78 @@
+"""The reference board: runs kept as bundles, rebuilt on another board with every model re-evaluated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mnistbench import reference, training
+from mnistbench.config import Recipe, TrainConfig
+from mnistbench.ensembles import ensemble
+from mnistbench.errors import MnistbenchError
+from mnistbench.store import Store
+
+
+def _train(store, mnist, seed):
+    config = TrainConfig(benchmark="accuracy", model="fast", seed=seed, val_size=50,
+                         recipe=Recipe(batch_size=32, epochs=1, callbacks=()))
+    return training.train(config, mnist, store).run_id
+
+
+@pytest.fixture
+def kept(tiny_mnist, tmp_path):
+    """A home board with two runs and their ensemble, put on a reference folder."""
+    home = Store(f"sqlite:///{tmp_path / 'home' / 'board.db'}")
+    first, second = _train(home, tiny_mnist, 0), _train(home, tiny_mnist, 1)
+    combined, accuracy, _ = ensemble(home, [first, second], tiny_mnist)
+    folder = tmp_path / "reference"
+    written = reference.add(home, [first, combined], folder)
+    return home, folder, written, (first, second, combined, accuracy)
+
+
+def test_runs_and_ensembles_travel_as_bundles(kept):
+    home, folder, written, (first, second, _, accuracy) = kept
+    names = sorted(p.name for p in folder.glob("*.zip"))
+    assert names == [f"accuracy-fast-seed0-run{first}.zip", f"accuracy-fast-seed1-run{second}.zip"]
+    assert written[:2] == [names[0], names[1]] and written[-1].startswith("ensembles.json")
+    entries = json.loads((folder / "ensembles.json").read_text())["ensembles"]
+    assert entries == [{"members": names, "test_accuracy": accuracy, "model": "ensemble(fast)"}]
+
+
+def test_build_re_evaluates_every_run_and_adds_nothing_twice(kept, tiny_mnist, tmp_path):
+    home, folder, _, (first, _, _, accuracy) = kept
+    board = Store(f"sqlite:///{tmp_path / 'elsewhere' / 'board.db'}")
+    built = reference.build(board, tiny_mnist, folder)
+    assert len(built.imported) == 2 and len(built.ensembles) == 1 and built.present == []
+    runs = {r.id: r for r in board.runs()}
+    assert {r.flags for r in runs.values() if not r.members} == {"imported"}
+    assert runs[built.imported[0][1]].test_accuracy == home.get_run(first).test_accuracy
+    assert runs[built.ensembles[0][1]].test_accuracy == accuracy
+    again = reference.build(board, tiny_mnist, folder)
+    assert again.imported == [] and again.ensembles == [] and len(again.present) == 2
+    assert len(board.runs()) == 3
+
+
+def test_an_ensemble_that_disagrees_is_refused_and_nothing_is_written(kept, tiny_mnist, tmp_path):
+    _, folder, _, (_, _, _, accuracy) = kept
+    path = folder / "ensembles.json"
+    entries = json.loads(path.read_text())
+    entries["ensembles"][0]["test_accuracy"] = accuracy - 0.05
+    path.write_text(json.dumps(entries))
+    board = Store(f"sqlite:///{tmp_path / 'elsewhere' / 'board.db'}")
+    with pytest.raises(MnistbenchError, match="re-evaluated here .*; refused"):
+        reference.build(board, tiny_mnist, folder)
+    assert not any(r.members for r in board.runs())
+
+
+@pytest.mark.parametrize("text", ["", "[]", '{"ensembles": [{"members": "a.zip", "test_accuracy": 0.9}]}'])
+def test_a_broken_ensembles_file_is_one_clear_error(kept, tiny_mnist, tmp_path, text):
+    _, folder, _, _ = kept
+    (folder / "ensembles.json").write_text(text)
+    with pytest.raises(MnistbenchError, match="is not an ensembles file of mnistbench"):
+        reference.build(Store(f"sqlite:///{tmp_path / 'b.db'}"), tiny_mnist, folder)
+
+
+def test_an_empty_folder_is_refused(tiny_mnist, tmp_path):
+    with pytest.raises(MnistbenchError, match="no bundles"):
+        reference.build(Store(f"sqlite:///{tmp_path / 'b.db'}"), tiny_mnist, tmp_path)

@@ -17,7 +17,8 @@ from .boards import TAIL_COLUMNS, Board, Column
 from .config import DEFAULT_TARGETS, LabelsConfig
 
 # Written into a run's config by the run itself, not chosen by the user.
-_MEASURED = {"seed", "threads_pinned", "model_not_saved", "teacher_run"}  # teacher_run: what the teacher reached
+# imported_from: where an imported run was trained (its host, id and date differ for every seed).
+_MEASURED = {"seed", "threads_pinned", "model_not_saved", "teacher_run", "imported_from"}
 
 
 def configuration(run) -> dict:

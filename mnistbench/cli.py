@@ -769,6 +769,20 @@ def reference_build(folder: FolderOption = None, db: DbOption = None, data: Data
                      f"{len(built.present)} already on the board; `mnistbench board` shows them")
 
 
+@reference_app.command("publish")
+@friendly
+def reference_publish(readme: Annotated[str, typer.Option(help="The README whose records table is rewritten.")] = "README.md",
+                      results: Annotated[str, typer.Option(help="The results file to write.")] = "leaderboards/RESULTS.md",
+                      page: Annotated[str, typer.Option(help="The web page to write.")] = "leaderboards/board.html",
+                      db: DbOption = None):
+    """Write the README's records table, RESULTS.md and the web page from the reference board (`reference build` first)."""
+    from .reference import publish  # noqa: PLC0415
+
+    reader = _reader(db)
+    for path in publish(reader.runs(), Path(readme), Path(results), Path(page), reader=reader):
+        _console().print(f"wrote {path}")
+
+
 @app.command()
 @friendly
 def submit(path: Annotated[str, typer.Argument(help="A Keras 3 .keras file taking 28x28 images in [0, 1].")],

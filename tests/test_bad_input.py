@@ -1,4 +1,4 @@
-"""The README's bad-input table, row by row: one clear line on stderr, a non-zero exit, no traceback,
+"""The bad-input table of docs/robustness.md, row by row: one clear line on stderr, a non-zero exit, no traceback,
 and the run already on the board still there afterwards."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every case of the hostile probe (docs: the README's bad-input and faults tables), one test each, named
+"""Every case of the hostile probe (docs/robustness.md: the bad-input and faults tables), one test each, named
 after its row: F data loss and security, T tracebacks, O others. Each failed on 64607d5.
 
 Class-board attacks are made in raw SQL with a student's own login, against the throwaway PostgreSQL

@@ -41,6 +41,9 @@ def _common(run, rank: int) -> dict:
     return {
         "rank": rank, "run": run.id, "model": run.model, "test_accuracy": run.test_accuracy,
         "val_accuracy": run.val_accuracy, "params": run.params_total, "labels": run.labels_used,
+        "params_trainable": run.params_trainable,
+        "params_non_trainable": (run.params_total - run.params_trainable
+                                 if run.params_total is not None and run.params_trainable is not None else None),
         "epochs": run.epochs_run, "train_seconds": run.train_seconds, "device": run.device,
         "flags": run.flags or "", "verified": run.verification or "",
         "status": run.status, "date": run.created_at.strftime("%Y-%m-%d") if run.created_at else "",
@@ -94,12 +97,14 @@ def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board
     rows = [{**_common(r, i), "reaches": "yes"} for i, r in enumerate(reaching[:top] if top else reaching, 1)]
     if not top:
         rows += [{**_common(r, None), "reaches": "no"} for r in missing]
-    columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("reaches", "reaches target"),
+    columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("params_trainable", "trainable", "int"),
+               Column("params_non_trainable", "non-trainable", "int"), Column("reaches", "reaches target"),
                Column("test_accuracy", "test acc", "pct"),
                Column("val_accuracy", "val acc", "pct"), Column("train_seconds", "train s", "seconds"),
                Column("device", "device"), *TAIL_COLUMNS]
     return Board("params", "Minimum parameters", columns, rows,
-                 f"fewest parameters reaching {target:.2%} test accuracy")
+                 f"fewest parameters reaching {target:.2%} test accuracy; ranked on the total: trainable plus "
+                 f"non-trainable (BatchNormalization's moving statistics), as Keras counts them")
 
 
 def labels_boards(runs, *, target: float = 0.95, top: int | None = None) -> list[Board]:

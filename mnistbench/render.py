@@ -160,6 +160,8 @@ def run_detail(run_dict: dict, epochs: list[dict]) -> Group:
         else:
             shown = f"{value:.3f}" if isinstance(value, float) else str(value)
         info.add_row(key, Text(printable(shown)))
+        if key == "params_trainable" and isinstance(run_dict.get("params_total"), int) and isinstance(value, int):
+            info.add_row("params_non_trainable", Text(f"{run_dict['params_total'] - value} (the total ranks)"))
     config = Text(json.dumps(run_dict.get("config") or {}, indent=2, default=str))  # json escapes controls
     curve = Table(title="Learning curve", title_justify="left")
     for header in ("epoch", "loss", "acc %", "val loss", "val acc %", "lr", "s", "img/s"):

@@ -14,7 +14,7 @@ from mnistbench import boards, render
 
 def run(id, benchmark="accuracy", acc=0.99, params=1000, labels=60000, status="finished", **extra):
     fields = dict(id=id, benchmark=benchmark, model="m", status=status, test_accuracy=acc, val_accuracy=acc,
-                  params_total=params, labels_used=labels, epochs_run=1, train_seconds=1.0, device="CPU",
+                  params_total=params, params_trainable=params, labels_used=labels, epochs_run=1, train_seconds=1.0, device="CPU",
                   flags="", verification=None, created_at=datetime(2026, 1, 1), sweep=None, trial=None,
                   config={}, selection_labels_read=None, time_to_99=None, epoch_to_99=None,
                   time_to_995=None, epoch_to_995=None)
@@ -46,6 +46,15 @@ def test_params_board_needs_target_then_fewest_params():
     assert [r["rank"] for r in boards.params_board(runs).rows] == [1, 2, 3, None]
     assert ids(boards.params_board(runs, top=2)) == [4, 3]
     assert ids(boards.params_board(runs, target=0.98)) == [1, 4, 3, 2]
+
+
+def test_params_board_shows_trainable_and_non_trainable_and_ranks_the_total():
+    runs = [run(1, "params", params=1000, params_trainable=900), run(2, "params", params=950, params_trainable=950)]
+    board = boards.params_board(runs)
+    assert ids(board) == [2, 1] and "ranked on the total" in board.caption
+    assert [(r["params"], r["params_trainable"], r["params_non_trainable"]) for r in board.rows] == [
+        (950, 950, 0), (1000, 900, 100)]
+    assert {"params_trainable", "params_non_trainable"} <= {c.key for c in board.columns}
 
 
 def test_labels_board_and_best_per_k():

@@ -76,3 +76,37 @@ def test_a_broken_ensembles_file_is_one_clear_error(kept, tiny_mnist, tmp_path, 
 def test_an_empty_folder_is_refused(tiny_mnist, tmp_path):
     with pytest.raises(MnistbenchError, match="no bundles"):
         reference.build(Store(f"sqlite:///{tmp_path / 'b.db'}"), tiny_mnist, tmp_path)
+
+
+def _finished(store, seed, accuracy, model="record", benchmark="accuracy", params=1000, **extra):
+    run_id = store.start_run(benchmark=benchmark, model=model, seed=seed, params_total=params,
+                             params_trainable=params - 10, labels_used=55_000, config={"recipe": {"epochs": 12}},
+                             device="CPU: test", **extra)
+    store.finish_run(run_id, "finished", test_accuracy=accuracy, train_seconds=100.0 + seed)
+    return run_id
+
+
+def test_the_records_table_says_each_boards_record_beside_the_best_honest_figure(db_url, tmp_path):
+    store = Store(db_url)
+    ids = [_finished(store, seed, acc) for seed, acc in enumerate((0.9970, 0.9972, 0.9974))]
+    _finished(store, 0, 0.9990, model="lucky")  # one seed is not a record, however high
+    combined = store.start_run(benchmark="accuracy", model="ensemble(record)", members=ids, params_total=3000,
+                               params_trainable=2970, labels_used=55_000)
+    store.finish_run(combined, "finished", test_accuracy=0.9980)
+    table = reference.records_markdown(store.runs())
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in table.splitlines()[2:]}
+    assert "record (seed 0, seed 1, seed 2)" in rows["Maximum accuracy, one model"]
+    assert "99.72 % ± 0.02 (n = 3; 99.70 % / 99.72 % / 99.74 %)" in rows["Maximum accuracy, one model"]
+    assert "990 / 1,000" in rows["Maximum accuracy, one model"] and "An et al." in rows["Maximum accuracy, one model"]
+    assert "99.80 %" in rows["Maximum accuracy, ensemble"] and "cdeotte" in rows["Maximum accuracy, ensemble"]
+    assert "no reference run yet" in rows["Minimum labels at 99 %"]
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n{reference.README_START}\nold\n{reference.README_END}\nafter\n")
+    written = reference.publish(store.runs(), readme, tmp_path / "RESULTS.md", tmp_path / "board.html")
+    text = readme.read_text()
+    assert table in text and "old" not in text and text.endswith(f"{reference.README_END}\nafter\n")
+    assert "## Records" in (tmp_path / "RESULTS.md").read_text() and len(written) == 2
+    readme.write_text("no markers")
+    with pytest.raises(MnistbenchError, match="no records section"):
+        reference.publish(store.runs(), readme, tmp_path / "RESULTS.md", tmp_path / "board.html")

@@ -77,10 +77,11 @@ def test_table_renders_numbers_uncut():
 def test_csv_json_markdown():
     board = boards.params_board([run(1, acc=0.995, params=1500)])
     csv_text = render.to_csv([board])
-    assert csv_text.splitlines()[0].startswith("rank,run,model,params") and ",1500,yes,0.995," in csv_text
+    assert csv_text.splitlines()[0].startswith("rank,run,model,params") and ",1500,1500,0,yes,0.995," in csv_text
     assert json.loads(render.to_json([board]))["params"]["rows"][0]["params"] == 1500
     md = render.to_markdown([board])
-    assert "| # | run | model | params | reaches target |" in md and "| 1 | 1 | m | 1,500 | yes | 99.50 |" in md
+    assert "| # | run | model | params | trainable | non-trainable | reaches target |" in md
+    assert "| 1 | 1 | m | 1,500 | 1,500 | 0 | yes | 99.50 |" in md
 
 
 def test_sparkline():

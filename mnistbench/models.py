@@ -388,3 +388,11 @@ def with_test_time_shifts(net: keras.Model, pixels: int) -> keras.Model:
     views = [(0, 0), (pixels, 0), (-pixels, 0), (0, pixels), (0, -pixels)]
     answers = [net(Shift(dx, dy, name=f"shift_{i}")(image)) for i, (dx, dy) in enumerate(views)]
     return keras.Model(image, layers.Average(name="mean_of_views")(answers), name=f"{net.name}_tta{pixels}")
+
+
+def average_of(nets: list[keras.Model]) -> keras.Model:
+    """One model whose answer is the mean of `nets`' probabilities: an ensemble saved as one file, its
+    parameters the sum of the members'."""
+    image = keras.Input(INPUT_SHAPE)
+    return keras.Model(image, layers.Average(name="mean_of_members")([net(image) for net in nets]),
+                       name=f"average_of_{len(nets)}")

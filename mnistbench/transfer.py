@@ -77,7 +77,8 @@ def export_run(store, run_id: int, output: str | Path) -> Path:
         raise TransferError(f"run {run_id} is an ensemble; export its members {run.members} instead")
     path = store.model_file(run)
     if path is None:
-        why = "a labels run keeps no model" if run.benchmark == "labels" else "it was trained with --no-save-model"
+        why = ("labels runs of the prototype method, and those recorded before labels runs kept their classifier, "
+               "have none") if run.benchmark == "labels" else "it was trained with --no-save-model"
         raise TransferError(f"run {run_id} has no saved model to export ({why})")
     if not path.exists():
         raise TransferError(f"run {run_id}'s model file {path} is missing")
@@ -307,8 +308,8 @@ def import_run(store, path: str | Path, mnist, package: tuple[dict, bytes] | Non
     sha256 = hashlib.sha256(data).hexdigest()
     if sha256 != row.get("model_sha256"):
         raise TransferError(f"{run_label}: the model's SHA-256 differs from the one its run recorded; refused")
-    if row.get("benchmark") not in ("accuracy", "params") or row.get("test_accuracy") is None:
-        raise TransferError(f"{run_label}: only finished accuracy and params runs can be imported")
+    if row.get("benchmark") not in ("accuracy", "params", "labels") or row.get("test_accuracy") is None:
+        raise TransferError(f"{run_label}: only finished runs with a test accuracy can be imported")
     origin = {"run_id": row.get("id"), "host": row.get("host"), "device": row.get("device"),
               "owner": row.get("owner"), "created_at": row.get("created_at"),
               "test_accuracy": row["test_accuracy"], "mnistbench": manifest.get("mnistbench"),

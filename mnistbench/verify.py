@@ -31,7 +31,8 @@ def verify_run(store, run_id: int, mnist) -> Verification:
     if run.members:
         raise MnistbenchError(f"run {run_id} is an ensemble; verify its members {run.members} instead")
     if not run.model_path:  # nothing was saved: nothing to check, and no reason to doubt the run
-        why = "it is a labels run" if run.benchmark == "labels" else "it was trained with --no-save-model" \
+        why = "a labels run of the prototype method, or from before labels runs kept their classifier" \
+            if run.benchmark == "labels" else "it was trained with --no-save-model" \
             if run.status == "finished" else f"it ended {run.status}"
         raise MnistbenchError(f"run {run_id} has no saved model to verify ({why})")
     result = Verification(run_id, "verified")

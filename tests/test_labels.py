@@ -91,6 +91,7 @@ def test_run_is_recorded_with_flags_and_counts(tiny_mnist, db_url):
     assert run.selection_labels_read == 300 and run.flags == "label-aware selection"
     assert run.test_accuracy > 0.9  # synthetic classes are bars: prototypes suffice
     assert len(run.config["chosen"]) == 10 and run.config["classes_covered"] == 10
+    assert run.model_path is None  # nearest prototype is numpy alone: no model to keep
 
 
 def test_cluster_method_runs_end_to_end(tiny_mnist, db_url):
@@ -177,6 +178,12 @@ def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
     assert [m.split(":")[0] for m in heard if m.startswith("self-training")] == [
         "self-training round 1/2", "self-training round 2/2"]
     assert any(("deskewed images" if kind is None else "autoencoder epoch") in m for m in heard)
+    # The final classifier, three CNNs averaged in one model, is kept and re-checks like any run's.
+    from mnistbench.models import create_model, parameter_counts
+    from mnistbench.verify import verify_run
+
+    assert run.model_path and run.params_total == 3 * parameter_counts(create_model("fast"))[0]
+    assert verify_run(store, run.id, tiny_mnist).status == "verified"
 
 
 def test_selftrain_learns_real_digits_from_ten_labels(real_mnist_path, db_url):

@@ -74,7 +74,7 @@ def test_a_run_travels_and_is_rechecked(exported, real_mnist_path):
     (lambda m: m["run"].update(params_total=m["run"]["params_total"] - 1), "parameters, the model has"),
     (lambda m: m["run"].update(model_sha256="0" * 64), "SHA-256 differs"),
     (lambda m: m.update(version=99), "format version 99"),
-    (lambda m: m["run"].update(benchmark="labels"), "only finished accuracy and params runs"),
+    (lambda m: m["run"].update(benchmark="speed"), "only finished runs with a test accuracy"),
 ])
 def test_a_run_that_disagrees_is_refused(exported, tmp_path, real_mnist_path, change, message):
     out, away, home = exported

@@ -29,6 +29,9 @@ class Fitted:
     params_total: int
     info: dict
     proba: object = None  # images -> class probabilities, where the method has them
+    # The classifier as one Keras model of float images (N, 28, 28, 1) in [0, 1], where the method has
+    # one: the run saves it, so that verify, export-run and the reference board can re-check the run.
+    net: object = None
 
 
 def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
@@ -87,7 +90,7 @@ def _as_fitted(net, info: dict) -> Fitted:
     def proba(images):
         return net.predict(images[..., None].astype(np.float32) / 255.0, batch_size=1024, verbose=0)
 
-    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0], info, proba)
+    return Fitted(lambda images: np.argmax(proba(images), axis=1), parameter_counts(net)[0], info, proba, net)
 
 
 def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
@@ -196,12 +199,19 @@ def _average(members: list[Fitted]) -> Fitted:
     """An ensemble: the members' class probabilities averaged; its parameters are all of theirs."""
     if len(members) == 1:
         return members[0]
+    info = {**members[0].info, "ensemble": len(members)}
+    if all(m.net is not None for m in members):
+        # One model averaging the members: what predicts here is what is saved and re-checked.
+        from ..models import average_of  # noqa: PLC0415
+
+        fitted = _as_fitted(average_of([m.net for m in members]), info)
+        assert fitted.params_total == sum(m.params_total for m in members)
+        return fitted
 
     def proba(images):
         return np.mean([m.proba(images) for m in members], axis=0)
 
-    return Fitted(lambda images: np.argmax(proba(images), axis=1), sum(m.params_total for m in members),
-                  {**members[0].info, "ensemble": len(members)}, proba)
+    return Fitted(lambda images: np.argmax(proba(images), axis=1), sum(m.params_total for m in members), info, proba)
 
 
 def confident_per_class(predicted: np.ndarray, confidence: np.ndarray, keep: float) -> np.ndarray:

@@ -74,10 +74,11 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         train_seconds = time.perf_counter() - start - embed_wall + embed_seconds
         t0 = time.perf_counter()
         test_accuracy = float(np.mean(fitted.predict(mnist.x_test) == mnist.y_test))
+        saved = _save_classifier(store, run, fitted)
         run.set(
             test_accuracy=test_accuracy, params_total=fitted.params_total, labels_used=len(oracle),
             selection_labels_read=chosen.labels_read, flags=chosen.flag, train_seconds=train_seconds,
-            eval_seconds=time.perf_counter() - t0,
+            eval_seconds=time.perf_counter() - t0, **saved,
             config={**config.to_dict(), "chosen": chosen.indices.tolist(),
                     "classes_covered": len(np.unique(oracle.labels())), "selection_seconds": chosen.seconds,
                     "embedding_seconds": embed_seconds, **fitted.info},
@@ -91,3 +92,19 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
             except OSError as exc:  # the run counts without its picture
                 say(f"could not write the picture of the chosen images: {exc.strerror or exc}")
     return LabelsResult(run.run_id, test_accuracy, chosen, train_seconds, grid)
+
+
+def _save_classifier(store, run, fitted) -> dict:
+    """The final classifier under the board's models folder, with its SHA-256 (the columns to set), so that
+    the run can be verified and exported like any other; a disk that refuses leaves the run flagged."""
+    if fitted.net is None:  # the prototype method is numpy alone: nothing to save
+        return {}
+    from ..artifacts import save_model  # noqa: PLC0415
+
+    folder = store.artifacts_dir()
+    target = folder / f"run-{run.run_id}.keras"
+    try:
+        return {"model_path": str(target.relative_to(folder)), "model_sha256": save_model(fitted.net, target)}
+    except OSError as exc:
+        fitted.info["model_not_saved"] = f"{target}: {exc.strerror or exc}"
+        return {}

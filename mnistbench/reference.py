@@ -230,8 +230,13 @@ def results_markdown(runs) -> str:
     from .boards import boards  # noqa: PLC0415
     from .render import to_markdown  # noqa: PLC0415
 
+    def undated(tables):  # an imported run is dated by its import: the same file on every machine needs none
+        for table in tables:
+            table.columns = [c for c in table.columns if c.key != "date"]
+        return tables
+
     parts = [RESULTS_HEADER, records_markdown(runs), "\n## The boards by configuration\n\n",
-             to_markdown(by_config_boards(runs)), "\n## Every run\n\n", to_markdown(boards(runs))]
+             to_markdown(undated(by_config_boards(runs))), "\n## Every run\n\n", to_markdown(undated(boards(runs)))]
     return "".join(parts)
 
 

@@ -35,7 +35,7 @@ def params_references() -> list[dict]:
 
 # Run columns the page shows in a run's details (the rest stay in exports).
 DETAIL_COLUMNS = ("id", "benchmark", "model", "status", "owner", "test_accuracy", "val_accuracy", "params_total", "params_trainable",
-                  "labels_used", "selection_labels_read", "flags", "verification", "seed", "epochs_run",
+                  "labels_used", "selection_labels_read", "flags", "verification", "model_sha256", "seed", "epochs_run",
                   "batch_size", "train_seconds", "eval_seconds", "time_to_99", "time_to_995", "device",
                   "tf_version", "keras_version", "git_commit", "host", "created_at", "error")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,27 @@ def test_the_records_table_says_each_boards_record_beside_the_best_honest_figure
     readme.write_text("no markers")
     with pytest.raises(MnistbenchError, match="no records section"):
         reference.publish(store.runs(), readme, tmp_path / "RESULTS.md", tmp_path / "board.html")
+
+
+def test_the_checked_in_reference_board_rebuilds_and_matches_what_is_published(real_mnist_path, tmp_path):
+    """Every bundle of leaderboards/reference re-evaluates on this machine's test set; the README's records
+    table, RESULTS.md and the checked-in page say what the rebuilt board says."""
+    from mnistbench.data import load_mnist
+    from mnistbench.reference import DEFAULT_FOLDER, README_END, README_START, records_markdown, results_markdown
+
+    root = Path(__file__).resolve().parents[1]
+    folder = root / DEFAULT_FOLDER
+    bundles = sorted(p.name for p in folder.glob("*.zip"))
+    assert bundles, "leaderboards/reference holds no bundles"
+    assert sum((folder / name).stat().st_size for name in bundles) <= reference.MAX_BUNDLES_BYTES
+    board = Store(f"sqlite:///{tmp_path / 'reference.db'}")
+    built = reference.build(board, load_mnist(real_mnist_path), folder)
+    assert sorted(name for name, _, _ in built.imported) == bundles
+    runs = board.runs()
+    readme = (root / "README.md").read_text()
+    published = readme[readme.index(README_START) + len(README_START):readme.index(README_END)]
+    assert published.strip() == records_markdown(runs).strip(), "run `mnistbench reference publish`"
+    assert (root / "leaderboards" / "RESULTS.md").read_text() == results_markdown(runs)
+    page = (root / "leaderboards" / "board.html").read_text()
+    for run in runs:  # every bundle's run (by its model's hash) and every ensemble is on the page
+        assert f"\"{run.model_sha256 or run.model}\"" in page

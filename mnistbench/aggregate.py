@@ -13,7 +13,7 @@ import json
 import statistics
 from dataclasses import dataclass
 
-from .boards import TAIL_COLUMNS, Board, Column
+from .boards import TAIL_COLUMNS, Board, Column, test_selected
 from .config import DEFAULT_TARGETS, LabelsConfig
 
 # Written into a run's config by the run itself, not chosen by the user.
@@ -70,7 +70,8 @@ def groups(runs, benchmarks: set[str]) -> list[Group]:
     """Finished runs of `benchmarks` with a test accuracy, grouped by configuration (latest run per seed)."""
     found: dict[str, dict] = {}
     for run in sorted(runs, key=lambda r: r.id):
-        if run.status != "finished" or run.test_accuracy is None or run.benchmark not in benchmarks or run.members:
+        if (run.status != "finished" or run.test_accuracy is None or run.benchmark not in benchmarks or run.members
+                or test_selected(run)):
             continue
         key = json.dumps(configuration(run), sort_keys=True, default=str)
         found.setdefault(key, {})[run.seed] = run  # a later run of the same seed replaces the earlier

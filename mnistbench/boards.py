@@ -52,7 +52,22 @@ def _common(run, rank: int) -> dict:
 
 
 def _finished(runs, benchmarks) -> list:
-    return [r for r in runs if r.status == "finished" and r.benchmark in benchmarks and r.test_accuracy is not None]
+    """The finished runs of `benchmarks` that may be ranked: with a test accuracy, and none test-selected."""
+    return [r for r in runs if r.status == "finished" and r.benchmark in benchmarks and r.test_accuracy is not None
+            and not test_selected(r)]
+
+
+TEST_SELECTED = "test-selected"  # the flag of a run whose test set chose something (`train --seed-protocol`)
+
+
+def test_selected(run) -> bool:
+    """A run whose figure the test set helped choose: shown for comparison, below the ranked ones, never ranked."""
+    return TEST_SELECTED in (run.flags or "").split(", ")
+
+
+def _shown_unranked(runs, benchmarks) -> list:
+    return sorted((r for r in runs if r.status == "finished" and r.benchmark in benchmarks
+                   and r.test_accuracy is not None and test_selected(r)), key=lambda r: (-_acc(r), r.id))
 
 
 BASE_COLUMNS = [Column("rank", "#", "int"), Column("run", "run", "int"), Column("model", "model")]
@@ -81,6 +96,10 @@ def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None
             row["time_to"] = getattr(run, key)
             row["epoch_to"] = getattr(run, key.replace("time", "epoch"))
         rows.append(row)
+    unranked = _shown_unranked(runs, {"accuracy"}) if time_to is None and not top else []
+    if unranked:
+        rows += [_common(run, None) for run in unranked]
+        caption += "; test-selected runs below, unranked"
     columns = [*BASE_COLUMNS, *extra, Column("test_accuracy", "test acc", "pct"),
                Column("val_accuracy", "val acc", "pct"), Column("params", "params", "int"),
                Column("epochs", "epochs", "int"), Column("train_seconds", "train s", "seconds"),
@@ -97,6 +116,7 @@ def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board
     rows = [{**_common(r, i), "reaches": "yes"} for i, r in enumerate(reaching[:top] if top else reaching, 1)]
     if not top:
         rows += [{**_common(r, None), "reaches": "no"} for r in missing]
+        rows += [{**_common(r, None), "reaches": "never ranked"} for r in _shown_unranked(runs, {"params"})]
     columns = [*BASE_COLUMNS, Column("params", "params", "int"), Column("params_trainable", "trainable", "int"),
                Column("params_non_trainable", "non-trainable", "int"), Column("reaches", "reaches target"),
                Column("test_accuracy", "test acc", "pct"),

@@ -178,6 +178,9 @@ def train(
         help="--find-smallest: take a width and seed the board holds finished, same config, model saved, "
              "instead of training it again.")] = True,
     save_model: Annotated[bool, typer.Option("--save-model/--no-save-model", help="Keep the .keras file.")] = True,
+    seed_protocol: Annotated[bool, typer.Option(
+        "--seed-protocol", help="The seed report's protocol, for comparison only: all 60,000 training images, the "
+                                "epoch chosen on the test set; flagged test-selected and never ranked.")] = False,
     spread_threads: Annotated[bool, typer.Option(
         "--spread-threads/--no-spread-threads",
         help="Pin TensorFlow's busiest threads to different CPUs once training runs (Linux).")] = False,
@@ -220,9 +223,9 @@ def train(
     if "width" in model_settings:
         width = merge_settings({"width": width}, {"width": model_settings.pop("width")})["width"]
     options = {**model_settings, **({"width": check_width(width)} if width is not None else {})}
-    given = {"seed": seed, "val_size": val_size, "train_size": train_size}
+    given = {"seed": seed, "val_size": 0 if seed_protocol and val_size is None else val_size, "train_size": train_size}
     config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, save_model=save_model,
-                         spread_threads=spread_threads, model_options=options,
+                         spread_threads=spread_threads, model_options=options, select_on_test=seed_protocol,
                          **{k: v for k, v in given.items() if v is not None}).validate()
     mnist = load_mnist(data)
     console = _console()

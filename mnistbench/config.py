@@ -198,6 +198,9 @@ class TrainConfig:
     train_size: int | None = None  # a stratified subset for quick runs; None = all the rest
     save_model: bool = True
     spread_threads: bool = False  # pin TensorFlow's busiest threads to different CPUs (Linux; see threads.py)
+    # The seed report's protocol, for comparison only: all 60,000 training images, the test set standing in
+    # for validation, so that it picks the epoch. Such a run is flagged `test-selected` and never ranked.
+    select_on_test: bool = False
 
     def validate(self) -> TrainConfig:
         r = self.recipe
@@ -240,7 +243,9 @@ class TrainConfig:
         if self.train_size is not None:
             _within(self.train_size, 10, TRAINING_IMAGES - self.val_size, "--train-size")
         _within(self.seed, 0, 2**32 - 1, "--seed")
-        if "early_stopping" in r.callbacks and self.val_size == 0:
+        if self.select_on_test and self.val_size:
+            raise ConfigError("--seed-protocol trains on all 60,000 training images; leave out --val-size")
+        if "early_stopping" in r.callbacks and self.val_size == 0 and not self.select_on_test:
             raise ConfigError("early_stopping needs a validation set (--val-size > 0)")
         return self
 

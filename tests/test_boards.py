@@ -86,3 +86,17 @@ def test_csv_json_markdown():
 
 def test_sparkline():
     assert render.sparkline([0.1, 0.5, 0.9]) == "▁▅█"
+
+
+def test_a_test_selected_run_is_shown_below_and_never_ranked():
+    from mnistbench import aggregate
+
+    runs = [run(1, acc=0.990), run(2, acc=0.995, flags="test-selected"), run(3, "params", params=10, acc=0.999,
+                                                                              flags="EMA weights 0.999, test-selected")]
+    board = boards.accuracy_board(runs)
+    assert [(r["run"], r["rank"]) for r in board.rows] == [(1, 1), (2, None)] and "unranked" in board.caption
+    assert ids(boards.accuracy_board(runs, top=5)) == [1]
+    params = boards.params_board(runs)
+    assert [(r["run"], r["rank"], r["reaches"]) for r in params.rows] == [(1, 1, "yes"), (3, None, "never ranked")]
+    assert [g.runs[0].id for g in aggregate.groups(runs, {"accuracy", "params"})] == [1]
+    assert not boards.test_selected(run(4, flags="selected on test day"))

@@ -373,3 +373,18 @@ def test_test_time_shifts_average_five_views_with_the_same_parameters(tiny_mnist
     saved = load_saved(tmp_path / f"run-{run.id}.keras")  # the saved model carries the five views
     assert sum(layer.name.startswith("shift_") for layer in saved.layers) == 5
     assert evaluate(saved, to_float(tiny_mnist.x_test), tiny_mnist.y_test.astype(np.int64)) == run.test_accuracy
+
+
+def test_the_seed_protocol_is_flagged_and_its_test_chosen_epoch_is_not_called_validation(tiny_mnist, db_url):
+    import dataclasses
+
+    base = dataclasses.replace(config(epochs=3, callbacks=("early_stopping",)), val_size=0, select_on_test=True)
+    store = Store(db_url)
+    result = training.train(base, tiny_mnist, store, callbacks=[])
+    run = store.get_run(result.run_id, with_epochs=True)
+    assert run.flags == "test-selected" and run.val_accuracy is None and run.time_to_99 is None
+    assert run.labels_used == len(tiny_mnist.y_train) and run.config["select_on_test"] is True
+    # What the epochs call validation is the test set: the best of it is the run's (test-chosen) figure.
+    assert max(e.val_accuracy for e in run.epochs) == pytest.approx(run.test_accuracy)
+    with pytest.raises(ConfigError, match="leave out --val-size"):
+        dataclasses.replace(base, val_size=50).validate()

@@ -393,6 +393,8 @@ def with_test_time_shifts(net: keras.Model, pixels: int) -> keras.Model:
 def average_of(nets: list[keras.Model]) -> keras.Model:
     """One model whose answer is the mean of `nets`' probabilities: an ensemble saved as one file, its
     parameters the sum of the members'."""
+    for i, net in enumerate(nets, 1):  # a model's layers need names of their own: members of one zoo model share one
+        net.name = f"{net.name}_{i}"
     image = keras.Input(INPUT_SHAPE)
     return keras.Model(image, layers.Average(name="mean_of_members")([net(image) for net in nets]),
                        name=f"average_of_{len(nets)}")

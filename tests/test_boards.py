@@ -17,7 +17,7 @@ def run(id, benchmark="accuracy", acc=0.99, params=1000, labels=60000, status="f
                   params_total=params, params_trainable=params, labels_used=labels, epochs_run=1, train_seconds=1.0, device="CPU",
                   flags="", verification=None, created_at=datetime(2026, 1, 1), sweep=None, trial=None,
                   config={}, selection_labels_read=None, time_to_99=None, epoch_to_99=None,
-                  time_to_995=None, epoch_to_995=None)
+                  time_to_995=None, epoch_to_995=None, members=None, seed=0)
     fields.update(extra)
     return SimpleNamespace(**fields)
 

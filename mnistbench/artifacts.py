@@ -65,6 +65,7 @@ def save_model(model, path: Path) -> str:
 
 
 def load_saved(path: str | Path):
+    from . import models  # noqa: PLC0415, F401  (registers the zoo's own layers: SampleNorm, Shift)
     from .backend import keras  # noqa: PLC0415
 
     check_model_file(Path(path))

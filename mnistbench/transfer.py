@@ -208,6 +208,7 @@ def load_safely(path: Path, shown: str):
     """A Keras model in safe mode; one line for every way it can fail."""
     if not zipfile.is_zipfile(path):  # Keras would say "file not found" of it
         raise TransferError(f"cannot load {shown} as a Keras model: it is not a .keras file (a zip archive)")
+    from . import models  # noqa: PLC0415, F401  (registers the zoo's own layers: SampleNorm, Shift)
     from .backend import keras  # noqa: PLC0415
 
     try:

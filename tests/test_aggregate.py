@@ -18,7 +18,7 @@ runner = CliRunner()
 
 def recipe(lr):
     return {"benchmark": "params", "model": "tiny", "recipe": {"lr": lr, "epochs": 40}, "model_options": {"width": 7},
-            "val_size": 5000, "threads_pinned": 0}
+            "val_size": 5000}
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def board(db_url):
         store.finish_run(run_id, "finished", test_accuracy=acc)
     for seed, acc in ((0, 0.9921), (1, 0.9850), (2, 0.9862)):
         run_id = store.start_run(benchmark="params", model="tiny", seed=seed, params_total=1_200,
-                                 config={**recipe(0.02), "seed": seed, "threads_pinned": 2})
+                                 config={**recipe(0.02), "seed": seed}, details={"threads_pinned": 2})
         store.finish_run(run_id, "finished", test_accuracy=acc)
     # C: one seed only, at 99.5 %, 1,000 params.
     run_id = store.start_run(benchmark="params", model="tiny", seed=0, params_total=1_000,
@@ -43,7 +43,7 @@ def board(db_url):
 def test_a_configuration_is_the_config_without_its_seed_or_measurements(board):
     runs = Store(board).runs()
     assert configuration(runs[0]) == configuration(runs[1]) != configuration(runs[3])
-    assert "seed" not in configuration(runs[0]) and "threads_pinned" not in configuration(runs[3])
+    assert "seed" not in configuration(runs[0])
     assert sorted(g.n for g in groups(runs, {"params"})) == [1, 3, 3]
 
 
@@ -91,9 +91,9 @@ def test_distilled_runs_group_whatever_their_teachers_measured(db_url):
     # Each distilled run records what its teacher reached (seconds, accuracy): measured, not chosen.
     store = Store(db_url)
     for seed in (0, 1):
-        config = {**recipe(0.01), "seed": seed, "teacher_run": {"model": "fast", "seconds": 13.0 + seed,
-                                                                "val_accuracy": 0.99 - seed / 1000}}
-        run_id = store.start_run(benchmark="params", model="tiny", seed=seed, params_total=1_732, config=config)
+        teacher = {"model": "fast", "seconds": 13.0 + seed, "val_accuracy": 0.99 - seed / 1000}
+        run_id = store.start_run(benchmark="params", model="tiny", seed=seed, params_total=1_732,
+                                 config={**recipe(0.01), "seed": seed}, details={"teacher_run": teacher})
         store.finish_run(run_id, "finished", test_accuracy=0.99)
     [group] = groups(store.runs(), {"params"})
     assert group.n == 2 and "teacher_run" not in group.configuration

@@ -76,7 +76,7 @@ def test_a_full_artifacts_disk_keeps_the_finished_run(db_url, real_mnist_path, d
     assert "was not saved" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     [run] = Store(db_url).runs()
     assert run.status == "finished" and run.test_accuracy is not None and run.model_path is None
-    assert "model not saved" in run.flags and "No space left" in run.config["model_not_saved"]
+    assert "model not saved" in run.flags and "No space left" in run.details["model_not_saved"]
     assert not [p for p in full.path.rglob("*.keras")]  # no half-written model left behind
 
 

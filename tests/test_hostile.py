@@ -366,7 +366,7 @@ def test_F12_imported_timings_are_kept_but_never_ranked_and_not_called_verified(
         return {}
 
     run_id = store.record_finished({"benchmark": "accuracy", "model": "fast", "test_accuracy": 0.99,
-                                    "config": {"imported_from": {"time_to_99": 0.01}}, "flags": "imported"}, [],
+                                    "details": {"imported_from": {"time_to_99": 0.01}}, "flags": "imported"}, [],
                                    before_commit=keep)
     run = store.get_run(run_id)
     assert run.time_to_99 is None and run.verification is None
@@ -591,7 +591,7 @@ def test_O3_the_same_model_or_origin_is_not_entered_twice(tmp_path):
     url = board_with_runs(tmp_path / "b.db")
     store = Store(url)
     store.update_run(1, model_sha256="a" * 64)
-    run_id = store.record_finished({"benchmark": "accuracy", "model": "fast", "test_accuracy": 0.9, "config": {
+    run_id = store.record_finished({"benchmark": "accuracy", "model": "fast", "test_accuracy": 0.9, "details": {
         "imported_from": {"run_id": 7, "host": "nb", "created_at": "2026-12-01T00:00:00"}}}, [])
     assert _already_here(store, "a" * 64).id == 1  # not only runs flagged imported
     origin = {"run_id": 7, "host": "nb", "created_at": "2026-12-01T00:00:00"}

@@ -38,7 +38,7 @@ def _run(config: LabelsConfig, mnist: Mnist, store: Store, monkeypatch) -> tuple
         monkeypatch.setitem(runner.FITTERS, name, spied)
     result = runner.run_labels(config, mnist, store)
     run = store.get_run(result.run_id)
-    return run.config["chosen"], predictions[-1], run.flags
+    return run.details["chosen"], predictions[-1], run.flags
 
 
 def _scrambled(mnist: Mnist, keep: list[int], seed: int = 1) -> Mnist:

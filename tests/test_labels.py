@@ -90,7 +90,8 @@ def test_run_is_recorded_with_flags_and_counts(tiny_mnist, db_url):
     assert run.benchmark == "labels" and run.status == "finished" and run.labels_used == 10
     assert run.selection_labels_read == 300 and run.flags == "label-aware selection"
     assert run.test_accuracy > 0.9  # synthetic classes are bars: prototypes suffice
-    assert len(run.config["chosen"]) == 10 and run.config["classes_covered"] == 10
+    assert len(run.details["chosen"]) == 10 and run.details["classes_covered"] == 10
+    assert set(run.config) == set(LabelsConfig.__dataclass_fields__)  # what it was told, nothing measured
     assert run.model_path is None  # nearest prototype is numpy alone: no model to keep
 
 
@@ -105,7 +106,7 @@ def test_cluster_method_runs_end_to_end(tiny_mnist, db_url):
     assert [m.split(":")[0] for m in heard if m.startswith("autoencoder")] == [
         f"autoencoder epoch {e}/{epochs}" for e in range(1, epochs + 1)]
     assert any(m.startswith("UMAP of the 300 codes") for m in heard)
-    assert run.config["pseudo_labelled"] >= 10 and run.params_total == 424_258
+    assert run.details["pseudo_labelled"] >= 10 and run.params_total == 424_258
 
 
 def test_cli_labels_and_board(real_mnist_path, db_url):
@@ -172,9 +173,9 @@ def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
     result = run_labels(config, tiny_mnist, store, say=heard.append)
     run = store.get_run(result.run_id)
     assert run.status == "finished" and run.labels_used == k and run.flags == "label-free"
-    assert run.config["embedding"] == (kind or "deskewed") and run.config["clusters"] == k  # one per label
-    assert len(run.config["selftrain_round_images"]) == 2
-    assert run.config["ensemble"] == 3  # the default: three CNNs a round, averaged
+    assert run.details["embedding"] == (kind or "deskewed") and run.details["clusters"] == k  # one per label
+    assert len(run.details["selftrain_round_images"]) == 2
+    assert run.details["ensemble"] == 3  # the default: three CNNs a round, averaged
     assert [m.split(":")[0] for m in heard if m.startswith("self-training")] == [
         "self-training round 1/2", "self-training round 2/2"]
     assert any(("deskewed images" if kind is None else "autoencoder epoch") in m for m in heard)

@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from mnistbench.errors import RunNotFound, StoreError
+from mnistbench.legacy import LABELS_SETTINGS
 from mnistbench.store import SCHEMA_REVISION, Store, known_revisions
 
 
@@ -132,3 +133,46 @@ def test_read_only_via_uri_fails_cleanly_and_keeps_runs(db_url, tmp_path):
     with pytest.raises(StoreError, match="read-only"):
         ro.start_run(benchmark="accuracy", model="x")
     assert Store(db_url).get_run(run_id).status == "running"
+
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def _ranking(board_json: dict) -> dict:
+    """Each board's rows as (rank, run or runs, accuracy or mean): what ranks, and in which order."""
+    return {name: [(row["rank"], row.get("run", row.get("runs")), row.get("test_accuracy", row.get("mean")))
+                   for row in board["rows"]] for name, board in board_json.items()}
+
+
+def test_a_board_of_revision_0003_migrates_and_ranks_identically(tmp_path):
+    """tests/data/board-0003.db was written by the code before runs kept their measurements apart (eb19263):
+    seeds of two training configs, labels runs, params runs, a distilled run and an imported one. After
+    the upgrade every board ranks the same runs in the same order, and each measurement has moved out of
+    the config into the details."""
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mnistbench.cli import app
+
+    shutil.copy(os.path.join(DATA, "board-0003.db"), tmp_path / "old.db")
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    for extra, expected in (([], "ranks-0003.json"), (["--by-config"], "ranks-by-config-0003.json")):
+        result = CliRunner().invoke(app, ["board", *extra, "--format", "json", "--db", url])
+        assert result.exit_code == 0, result.stderr
+        with open(os.path.join(DATA, expected)) as f:
+            assert _ranking(json.loads(result.stdout)) == _ranking(json.load(f))
+    store = Store(url)
+    runs = {run.id: run for run in store.runs()}
+    assert len(runs) == 12
+    assert runs[1].details == {"threads_pinned": 0} and "threads_pinned" not in runs[1].config
+    assert runs[1].config["recipe"]["epochs"] == 1 and runs[4].config["recipe"]["lr"] == 0.002
+    assert runs[11].details["teacher_run"]["model"] == "fast" and "teacher_run" not in runs[11].config
+    labels = runs[6]
+    assert len(labels.details["chosen"]) == 10 and labels.details["classes_covered"] == 10
+    assert set(labels.config) <= LABELS_SETTINGS
+    assert runs[12].details["imported_from"]["run_id"] == 1 and "imported_from" not in runs[12].config
+    [backup] = tmp_path.glob("old.backup-*.db")
+    with sqlite3.connect(backup) as con:
+        assert con.execute("SELECT version_num FROM mnistbench_schema_version").fetchone()[0] == "0003"

@@ -57,11 +57,11 @@ def test_a_run_travels_and_is_rechecked(exported, real_mnist_path):
     run = store.get_run(1, with_epochs=True)
     # Re-evaluated on import, but not "verified": that is the verdict of `verify` (a lecturer's, on a class board).
     assert run.flags == "imported" and run.verification is None
-    assert run.config["imported_from"]["reevaluated_on_import"] is True
+    assert run.details["imported_from"]["reevaluated_on_import"] is True
     assert (run.test_accuracy, run.params_total, run.model, run.seed) == (
         original.test_accuracy, original.params_total, original.model, original.seed)
-    assert run.device == original.device and run.config["imported_from"]["run_id"] == 1
-    assert run.config["imported_from"]["host"] == original.host
+    assert run.device == original.device and run.details["imported_from"]["run_id"] == 1
+    assert run.details["imported_from"]["host"] == original.host
     assert [e.val_accuracy for e in run.epochs] == [e.val_accuracy for e in original.epochs]
     assert store.model_file(run).read_bytes() == Store(away).model_file(original).read_bytes()
     assert invoke("verify", 1, "--db", home, "--data", real_mnist_path).exit_code == 0  # its copy checks out
@@ -143,3 +143,52 @@ def test_submit_refuses_python_code_and_odd_models_in_one_line(tmp_path, db_url,
     one_line(invoke("submit", tmp_path / "model.h5", *args), "no such file")
     one_line(invoke("submit", tmp_path / "junk.keras", "--labels", -1, *args), "--labels must be between")
     assert Store(db_url).runs() == []
+
+
+def test_an_old_run_travels_without_its_optimizer_state(tmp_path, real_mnist_path):
+    """A model file saved with its optimizer (as runs were before they kept weights only) is exported as the
+    same weights without it, a third of the size; the bundle names the file as trained."""
+    import numpy as np
+
+    from mnistbench.artifacts import has_optimizer_state, load_saved, sha256_file
+
+    away = f"sqlite:///{tmp_path / 'away.db'}"
+    assert invoke(*TINY_RUN, "--db", away, "--data", real_mnist_path).exit_code == 0
+    store = Store(away)
+    path = store.model_file(store.get_run(1))
+    assert not has_optimizer_state(path)  # runs save weights only
+    model = load_saved(path)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.optimizer.build(model.trainable_variables)
+    model.save(path)
+    assert has_optimizer_state(path)
+    store.update_run(1, model_sha256=sha256_file(path))
+    out = tmp_path / "run.zip"
+    assert invoke("export-run", 1, "-o", out, "--db", away).exit_code == 0
+    with zipfile.ZipFile(out) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        (tmp_path / "exported.keras").write_bytes(archive.read("model.keras"))
+    assert manifest["model_as_trained_sha256"] == sha256_file(path) != manifest["run"]["model_sha256"]
+    assert not has_optimizer_state(tmp_path / "exported.keras")
+    assert (tmp_path / "exported.keras").stat().st_size < 0.5 * path.stat().st_size
+    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype=np.float32)
+    np.testing.assert_allclose(load_saved(tmp_path / "exported.keras").predict(x, verbose=0),
+                               model.predict(x, verbose=0), rtol=1e-6)
+    home = f"sqlite:///{tmp_path / 'home.db'}"
+    result = invoke("import-run", out, "--db", home, "--data", real_mnist_path)
+    assert result.exit_code == 0, result.stderr
+
+
+def test_a_format_1_bundle_is_split_on_import(exported, tmp_path, real_mnist_path):
+    """Bundles of format 1 held a run's measurements in its config: the import moves them to the details."""
+    out, _away, home = exported
+
+    def as_format_1(manifest):
+        manifest["version"] = 1
+        manifest["run"]["config"] = {**manifest["run"]["config"], **manifest["run"].pop("details")}
+
+    result = invoke("import-run", _rewrite(out, tmp_path, as_format_1), "--db", home, "--data", real_mnist_path)
+    assert result.exit_code == 0, result.stderr
+    run = Store(home).get_run(1)
+    assert "threads_pinned" not in run.config and "threads_pinned" in run.details
+    assert run.details["imported_from"]["run_id"] == 1

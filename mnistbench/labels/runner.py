@@ -79,9 +79,8 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
             test_accuracy=test_accuracy, params_total=fitted.params_total, labels_used=len(oracle),
             selection_labels_read=chosen.labels_read, flags=chosen.flag, train_seconds=train_seconds,
             eval_seconds=time.perf_counter() - t0, **saved,
-            config={**config.to_dict(), "chosen": chosen.indices.tolist(),
-                    "classes_covered": len(np.unique(oracle.labels())), "selection_seconds": chosen.seconds,
-                    "embedding_seconds": embed_seconds, **fitted.info},
+            details={"chosen": chosen.indices.tolist(), "classes_covered": len(np.unique(oracle.labels())),
+                     "selection_seconds": chosen.seconds, "embedding_seconds": embed_seconds, **fitted.info},
         )
         grid = None
         if show_dir is not None:

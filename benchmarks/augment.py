@@ -75,14 +75,15 @@ def main() -> None:
             order = SETTINGS[round_ % 3:] + SETTINGS[:round_ % 3]
             for setting in order:
                 rates[setting].append(statistics.median(fit_rate(name, setting, x, y, batch, args.epochs, round_)))
-        ratio = {s: statistics.median(a / p for a, p in zip(rates[s], rates["plain"])) for s in SETTINGS}
+        ratio = {s: statistics.median(a / p for a, p in zip(rates[s], rates["plain"], strict=True)) for s in SETTINGS}
         row = {"model": name, "batch": batch, **{f"{s}_images_per_s": statistics.median(rates[s]) for s in SETTINGS},
                **{f"{s}_over_plain": ratio[s] for s in SETTINGS}, "rounds": rates}
         rows.append(row)
         print(f"{name:9} batch {batch:4}  plain {row['plain_images_per_s']:7,.0f}  pipeline {row['pipeline_images_per_s']:7,.0f} "
               f"({ratio['pipeline']:.2f}x)  layers {row['layers_images_per_s']:7,.0f} ({ratio['layers']:.2f}x) images/s",
               flush=True)
-    print("\n| model | batch | plain img/s | pipeline-augmented img/s | pipeline / plain | layer-augmented img/s | layers / plain |")
+    print("\n| model | batch | plain img/s | pipeline-augmented img/s | pipeline / plain "
+          "| layer-augmented img/s | layers / plain |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         print(f"| {r['model']} | {r['batch']} | {r['plain_images_per_s']:,.0f} | {r['pipeline_images_per_s']:,.0f} | "

@@ -21,7 +21,6 @@ import time
 import numpy as np
 
 from benchmarks.common import save
-
 from mnistbench import data as data_mod
 from mnistbench.config import LabelsConfig, parse_settings
 from mnistbench.environment import cpu_flags, device_name
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> dict:
     # Its mistakes by (true, predicted) pair, most common first, and each class's share of its predictions
     # against its share of the truth: whole styles read as a neighbour show as a few large pairs.
     wrong, counts = np.unique(np.stack([scored_y, predicted])[:, predicted != scored_y], axis=1, return_counts=True)
-    pairs = [[int(t), int(p), int(n)] for (t, p), n in zip(wrong.T, counts)]
+    pairs = [[int(t), int(p), int(n)] for (t, p), n in zip(wrong.T, counts, strict=True)]
     pairs.sort(key=lambda row: -row[2])
     print("mistakes, true -> predicted: " + ", ".join(f"{t}->{p} {n}" for t, p, n in pairs[:8]), flush=True)
     shares = {int(c): [round(float(np.mean(predicted == c)), 4), round(float(np.mean(scored_y == c)), 4)]

@@ -15,13 +15,12 @@ import argparse
 import statistics
 import time
 
-from benchmarks.common import save
-
 import numpy as np
 from scipy.spatial.distance import cosine
 
-from mnistbench.labels import selection as sel
+from benchmarks.common import save
 from mnistbench.data import load_mnist
+from mnistbench.labels import selection as sel
 
 
 def median_time(fn, repeat=5) -> float:
@@ -57,7 +56,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     i, j = rng.integers(0, len(x), pairs), rng.integers(0, len(x), pairs)
     start = time.perf_counter()
-    for a, b in zip(i, j):
+    for a, b in zip(i, j, strict=True):
         cosine(flat[a], flat[b])
     per_pair = (time.perf_counter() - start) / pairs
     same_class_pairs = int(sum(n * (n - 1) for n in np.bincount(y)))

@@ -38,7 +38,6 @@ from dataclasses import replace
 
 from benchmarks.common import save
 from benchmarks.throughput import EpochTimer, matmul_peak
-
 from mnistbench import data as data_mod
 from mnistbench import models
 from mnistbench.backend import keras, tf

@@ -33,9 +33,9 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from benchmarks.common import save
-
 import numpy as np
+
+from benchmarks.common import save
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -106,7 +106,7 @@ class EpochTimer(keras.callbacks.Callback):
 
     def epochs(self, images: int) -> list[Epoch]:
         """The epochs after the first (which includes graph tracing)."""
-        return [Epoch(images / wall, images / cpu, cpu / wall) for wall, cpu in zip(self.wall[1:], self.cpu[1:])]
+        return [Epoch(images / wall, images / cpu, cpu / wall) for wall, cpu in zip(self.wall[1:], self.cpu[1:], strict=True)]
 
 
 @dataclass(frozen=True)
@@ -227,7 +227,7 @@ def summarise(name: str, batch: int, plains: list[list[Epoch]], mines: list[list
     """One model's row: the ratio three ways (paired fits; per scheduler state; best epoch), the hooks'
     cost, augmentation, and GFLOP/s."""
     plain_epochs, our_epochs, aug_epochs = ([e for run in runs for e in run] for runs in (plains, mines, augmenteds))
-    pairs = [(fit_rates(m), fit_rates(p)) for m, p in zip(mines, plains)]
+    pairs = [(fit_rates(m), fit_rates(p)) for m, p in zip(mines, plains, strict=True)]
     wall_pairs = [ours[0] / plain[0] for ours, plain in pairs]
     cpu_pairs = [ours[1] / plain[1] for ours, plain in pairs]
     split = state_split([e.cores for e in plain_epochs + our_epochs])

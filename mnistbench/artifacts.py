@@ -16,7 +16,6 @@ import numpy as np
 
 from .errors import MnistbenchError
 
-
 MAX_MODEL_FILE_BYTES = 512 * 2**20  # far above any model of ours; a bigger file is not one
 
 

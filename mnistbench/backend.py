@@ -23,8 +23,8 @@ def _import_quietly():
         os.dup2(devnull, 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # import-time deprecation notes of TensorFlow's dependencies
-            import tensorflow  # noqa: PLC0415
             import keras  # noqa: PLC0415
+            import tensorflow  # noqa: PLC0415
     finally:
         os.dup2(saved, 2)
         os.close(saved)

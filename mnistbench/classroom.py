@@ -209,7 +209,8 @@ def write_credentials(logins: list[Login], path: str | Path) -> Path:
     if path.exists():
         with path.open() as f:
             old = {row["role"]: row for row in csv.DictReader(f)}
-    rows = {**old, **{l.role: {"role": l.role, "kind": l.kind, "url": l.url} for l in logins if l.created or l.role not in old}}
+    rows = {**old, **{login.role: {"role": login.role, "kind": login.kind, "url": login.url}
+                      for login in logins if login.created or login.role not in old}}
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o600)
         os.fchmod(fd, 0o600)  # the mode of open() applies only to a file it creates

@@ -15,8 +15,22 @@ from typing import Annotated, Optional
 import typer
 from typer.core import TyperGroup
 
-from .config import (DEFAULT_VAL_SIZE, Benchmark, Callback, ExportFormat, Features, Format, LabelsMethod, Optimizer,
-                     Pruner, Schedule, Selection, Status, SweepMethod, TrainBenchmark)
+from .config import (
+    DEFAULT_VAL_SIZE,
+    Benchmark,
+    Callback,
+    ExportFormat,
+    Features,
+    Format,
+    LabelsMethod,
+    Optimizer,
+    Pruner,
+    Schedule,
+    Selection,
+    Status,
+    SweepMethod,
+    TrainBenchmark,
+)
 
 
 class OneLineErrors(TyperGroup):
@@ -190,8 +204,7 @@ def train(
     """Train a zoo model, evaluate it once on the test set, and record the run."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from .config import (Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds,  # noqa: PLC0415
-                         parse_settings)
+    from .config import Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds, parse_settings  # noqa: PLC0415
     from .data import load_mnist  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
 
@@ -202,11 +215,10 @@ def train(
     if find_smallest and not 0 < target <= 100:  # NaN fails this too; before hours of training
         fail(f"--target is a percentage between 0 and 100, got {target}")
     store = _store(db)  # open the board first: a bad URL should not wait for TensorFlow
+    from .backend import unused_gpu_warning  # noqa: PLC0415
     from .models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from .progress import RichProgress  # noqa: PLC0415
     from .training import train as run_training  # noqa: PLC0415
-
-    from .backend import unused_gpu_warning  # noqa: PLC0415
 
     name = model or ("shared" if benchmark == TrainBenchmark.params else "baseline")
     spec = get_spec(name)  # an unknown name fails before any data is looked for
@@ -232,7 +244,8 @@ def train(
     if find_smallest:
         from rich.table import Table  # noqa: PLC0415
 
-        from .params import find_smallest as search, pareto_curve  # noqa: PLC0415
+        from .params import find_smallest as search  # noqa: PLC0415
+        from .params import pareto_curve  # noqa: PLC0415
 
         with RichProgress(console) as progress:
             outcome = search(config, mnist, store, target=target / 100, observer=progress, seeds=seed_list,
@@ -307,7 +320,8 @@ def labels(
         help="prototype, supervised, cluster or selftrain (semi-supervised) (default: prototype).")] = None,
     features: Annotated[Optional[Features], typer.Option(
         help="kmeans clusters raw pixels or the label-free embedding (default: pixels).")] = None,
-    model: Annotated[Optional[str], typer.Option(help="The CNN that supervised, cluster and selftrain train (default: medium; selftrain: fast).")] = None,
+    model: Annotated[Optional[str], typer.Option(
+        help="The CNN that supervised, cluster and selftrain train (default: medium; selftrain: fast).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="CNN epochs (default: the method's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Seeds selection and training (default: 0).")] = None,
     seeds: Annotated[Optional[str], typer.Option(
@@ -348,7 +362,7 @@ def labels(
         console.print(f"labels: k={one.k}, select={one.select}, method={one.method}, seed {one.seed}")
         started = time.perf_counter()
         result = run_labels(one, mnist, store, show_dir=store.figures_dir() if show else None,
-                            say=lambda m: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
+                            say=lambda m, started=started: console.print(f"[{time.perf_counter() - started:6.1f}s] {m}"))
         results.append(result)
         picked = result.selection
         console.print(f"run {result.run_id} finished: test accuracy {100 * result.test_accuracy:.2f} % from "
@@ -725,7 +739,8 @@ def import_run(path: Annotated[str, typer.Argument(help="A zip written by `mnist
                db: DbOption = None, data: DataOption = None):
     """Re-check an exported run (model hash, parameter count, test accuracy) and record it flagged `imported`."""
     from .data import load_mnist  # noqa: PLC0415
-    from .transfer import import_run as accept, read_run_zip  # noqa: PLC0415
+    from .transfer import import_run as accept  # noqa: PLC0415
+    from .transfer import read_run_zip  # noqa: PLC0415
 
     package = read_run_zip(path)  # a wrong file fails before TensorFlow and the data load
     store = _store(db)
@@ -895,7 +910,7 @@ def db_setup_class(
     names = read_students(students)
     logins = setup_class(db or default_url(), names, lecturer=lecturer, reader=reader)
     path = write_credentials(logins, credentials)
-    created = sum(l.created for l in logins)
+    created = sum(login.created for login in logins)
     _console().print(f"class board ready: {len(names)} students, lecturer {lecturer!r}, reader {reader!r} "
                      f"({created} roles created now); their URLs are in {path} (readable by you only)")
 
@@ -916,7 +931,8 @@ def db_check(db: DbOption = None,
         store = _store(db)
         console.print(f"the leaderboard answers: {len(store.runs())} runs, integrity ok")
         return
-    from .integrity import foreign_message, missing_board_message, repair as rebuild, verdict  # noqa: PLC0415
+    from .integrity import foreign_message, missing_board_message, verdict  # noqa: PLC0415
+    from .integrity import repair as rebuild  # noqa: PLC0415
 
     if not path.is_file():
         raise StoreError(missing_board_message(path) or f"no leaderboard at {path}")

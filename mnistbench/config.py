@@ -12,7 +12,6 @@ from enum import Enum
 from .errors import ConfigError
 
 
-
 class Choice(str, Enum):
     """A closed set of option values: the CLI offers them as choices, the configs store their values."""
 

@@ -12,8 +12,8 @@ import hashlib
 import io
 import os
 import pickle
-import struct
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -422,7 +422,7 @@ def stratified_indices(labels: np.ndarray, n: int, rng: np.random.Generator) -> 
     take = np.floor(quota).astype(int)
     for i in np.argsort(-(quota - take))[: n - take.sum()]:
         take[i] += 1
-    chosen = [rng.permutation(np.flatnonzero(labels == c))[:t] for c, t in zip(classes, take)]
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:t] for c, t in zip(classes, take, strict=True)]
     return np.sort(np.concatenate(chosen)) if chosen else np.array([], dtype=int)
 
 

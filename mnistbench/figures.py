@@ -48,7 +48,7 @@ def digit_grid(images: np.ndarray, labels, path: Path, columns: int = 10, scale:
     cell_w, text_h, pad = 28 * scale, 5 * scale + 2 * scale, 2 * scale
     cell_h = 28 * scale + text_h
     canvas = np.full((rows * (cell_h + pad) + pad, columns * (cell_w + pad) + pad), 40, dtype=np.uint8)
-    for i, (image, label) in enumerate(zip(images, labels)):
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
         top = pad + (i // columns) * (cell_h + pad)
         left = pad + (i % columns) * (cell_w + pad)
         canvas[top : top + 28 * scale, left : left + cell_w] = np.kron(image, np.ones((scale, scale), np.uint8))

@@ -125,7 +125,7 @@ def repair(path: Path) -> Repair:
             if kind == "table":
                 target.execute(sql)
                 kept[name], lost[name] = _copy_rows(source, target, name)
-        for kind, name, sql in objects:
+        for kind, _name, sql in objects:
             if kind != "table":
                 try:
                     target.execute(sql)  # indexes and views, rebuilt from the rows kept

@@ -13,10 +13,10 @@ import time
 from dataclasses import dataclass, field, replace
 
 from .aggregate import configuration, configuration_of
+from .artifacts import evaluate_saved
 from .config import TrainConfig
 from .errors import ConfigError
 from .models import create_model, get_spec, parameter_counts
-from .artifacts import evaluate_saved
 from .training import recorded_config, train
 
 

@@ -21,8 +21,19 @@ from types import SimpleNamespace
 
 from .errors import RunNotFound, StoreError
 from .integrity import damaged_message, foreign_message, is_damage, quick_check, read_only_uri
-from .schema import (DATETIME_COLUMNS, EPOCH_COLUMNS, JSON_COLUMNS, SCHEMA_REVISION, VERSION_TABLE,  # noqa: F401
-                     BoardReader, coerce_epoch, coerce_value, default_url, run_as_dict)
+from .schema import (  # noqa: F401
+    DATETIME_COLUMNS,
+    EPOCH_COLUMNS,
+    JSON_COLUMNS,
+    SCHEMA_REVISION,
+    VERSION_TABLE,
+    BoardReader,
+    coerce_epoch,
+    coerce_value,
+    default_url,
+    run_as_dict,
+)
+
 
 def sqlite_file(url: str) -> Path | None:
     """The file behind a plain `sqlite:///PATH` URL; None for anything fancier (memory, URI, options)."""
@@ -87,7 +98,8 @@ class QuickBoard:
         if with_epochs:
             epochs = self._execute(
                 f"SELECT {', '.join(EPOCH_COLUMNS)} FROM epochs WHERE run_id = ? ORDER BY epoch", (run_id,))
-            run.epochs = [SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, e)}) for e in epochs]
+            run.epochs = [SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, e, strict=True)})
+                          for e in epochs]
         return run
 
     def epochs_by_run(self) -> dict[int, list[SimpleNamespace]]:
@@ -95,7 +107,7 @@ class QuickBoard:
         out: dict[int, list[SimpleNamespace]] = {}
         for row in self._execute(f"SELECT run_id, {', '.join(EPOCH_COLUMNS)} FROM epochs ORDER BY run_id, epoch"):
             out.setdefault(row[0], []).append(
-                SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, tuple(row)[1:])}))
+                SimpleNamespace(**{k: coerce_epoch(k, v) for k, v in zip(EPOCH_COLUMNS, tuple(row)[1:], strict=True)}))
         return out
 
     def close(self) -> None:
@@ -105,7 +117,7 @@ class QuickBoard:
     def _run(row: sqlite3.Row) -> SimpleNamespace:
         # SQLAlchemy stores JSON as text and DateTime as ISO text in SQLite; decode them as it does, and
         # read a hand-written value that decodes to nothing sensible as none (coerce_value).
-        values = dict(zip(row.keys(), row))
+        values = dict(zip(row.keys(), row, strict=True))
         columns = tuple(row.keys())
         for name in JSON_COLUMNS:
             if isinstance(values.get(name), str):

@@ -173,7 +173,8 @@ def records(runs) -> list[dict]:
             g = found[0]
             first = g.runs[0]
             row.update(record=f"{first.model} ({', '.join(f'seed {r.seed}' for r in g.runs)})",
-                       result=f"{_pct(g.mean)} ± {100 * (g.std or 0):.2f} (n = {g.n}; {' / '.join(_pct(r.test_accuracy) for r in g.runs)})",
+                       result=f"{_pct(g.mean)} ± {100 * (g.std or 0):.2f} "
+                              f"(n = {g.n}; {' / '.join(_pct(r.test_accuracy) for r in g.runs)})",
                        params=first.params_total, trainable=first.params_trainable, labels=first.labels_used,
                        seconds=g.mean_seconds, machine=first.device or "", flags=first.flags or "")
         out.append(row)

@@ -62,7 +62,7 @@ def make_handler(url: str):
                 return self._send(HTTPStatus.OK, "application/json", json.dumps(data, default=str).encode())
             self._send(HTTPStatus.OK, "text/html; charset=utf-8", render_page(data).encode())
 
-        def do_HEAD(self):  # noqa: N802: the headers of GET, no body (_send leaves it out)
+        def do_HEAD(self):  # noqa: N802  (the headers of GET, no body: _send leaves it out)
             self.do_GET()
 
         def _refuse(self):

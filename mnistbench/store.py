@@ -14,16 +14,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sqlalchemy import (JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect,
-                        select, text)
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
 
 from .config import Status
 from .errors import RunNotFound, StoreError
-from .schema import (DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, coerce_run, default_url,  # noqa: F401  (re-exported)
-                     run_as_dict)
+from .schema import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, coerce_run, default_url, run_as_dict  # noqa: F401  (re-exported)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 STATUSES = Status.values()

@@ -213,8 +213,8 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
     `on_trial(row)` hears of each trial as it ends: trial, run, state, val_accuracy and its parameters."""
     import optuna  # noqa: PLC0415
 
-    from .models import get_spec  # noqa: PLC0415
     from .artifacts import evaluate_saved  # noqa: PLC0415
+    from .models import get_spec  # noqa: PLC0415
     from .training import train  # noqa: PLC0415
 
     say = say or (lambda message: None)
@@ -374,7 +374,7 @@ def parallel_coordinates_png(trials, path: Path, title: str) -> Path:
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(names) + 2), 4.5), dpi=110)
     cmap = plt.get_cmap("viridis")
     norm = plt.Normalize(scores.min(), scores.max() if scores.max() > scores.min() else scores.min() + 1e-9)
-    for row, score in sorted(zip(scaled, scores), key=lambda p: p[1]):
+    for row, score in sorted(zip(scaled, scores, strict=True), key=lambda p: p[1]):
         ax.plot(range(len(names)), row, color=cmap(norm(score)), alpha=0.8, linewidth=1.5)
     ax.set_xticks(range(len(names)), names, rotation=20)
     ax.set_yticks([])

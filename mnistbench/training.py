@@ -7,7 +7,6 @@ validation accuracy, and the test set is evaluated exactly once, after training.
 
 from __future__ import annotations
 
-
 import math
 import threading
 import time

@@ -24,8 +24,8 @@ class Verification:
 
 def verify_run(store, run_id: int, mnist) -> Verification:
     """SHA-256 of the model file, parameter count and test accuracy against the row; marks the run."""
-    from .models import parameter_counts  # noqa: PLC0415  (TensorFlow)
     from .artifacts import evaluate, load_saved, sha256_file  # noqa: PLC0415
+    from .models import parameter_counts  # noqa: PLC0415  (TensorFlow)
 
     run = store.get_run(run_id)
     if run.members:

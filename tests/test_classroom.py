@@ -109,8 +109,8 @@ def test_setup_class_twice_adds_students_and_keeps_the_policies(classroom, tmp_p
     names, urls = classroom
     carol = f"carol_{uuid.uuid4().hex[:6]}"
     logins = setup_class(pg_url, [names["alice"], carol], lecturer=names["lecturer"], reader=names["reader"])
-    assert {l.role: l.created for l in logins}[carol] is True
-    assert {l.role: l.created for l in logins}[names["alice"]] is False
+    created = {login.role: login.created for login in logins}
+    assert created[carol] is True and created[names["alice"]] is False
     path = write_credentials(logins, tmp_path / "cred.csv")
     assert carol in path.read_text() and names["bob"] in path.read_text()  # earlier lines kept
     carols = make_url(pg_url).set(username=carol).render_as_string(hide_password=False)

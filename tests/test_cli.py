@@ -79,9 +79,13 @@ def test_board_rejects_bad_target(filled):
 
 def test_runs_and_filters(filled):
     result = invoke("runs", "--db", filled, "--model", "tiny", "-f", "json")
+    assert result.exit_code == 0, result.stderr
     assert [r["model"] for r in json.loads(result.stdout)["runs"]["rows"]] == ["tiny"]
-    result = invoke("runs", "--db", filled, "--status", "running", "-f", "csv")
-    assert result.stdout.strip().count("\n") == 0  # header only
+    finished = invoke("runs", "--db", filled, "--status", "finished", "-f", "csv")
+    running = invoke("runs", "--db", filled, "--status", "running", "-f", "csv")
+    assert finished.exit_code == running.exit_code == 0, finished.stderr + running.stderr
+    assert len(finished.stdout.strip().splitlines()) > 1  # the filter keeps runs where there are some
+    assert running.stdout.strip().splitlines() == finished.stdout.strip().splitlines()[:1]  # header only
 
 
 def test_show(filled):
@@ -143,13 +147,15 @@ def test_data_missing_everywhere_lists_what_was_tried():
     assert "not there" in line and "data import" in line
 
 
-@pytest.mark.parametrize("command", [["--help"], ["board"], ["runs"], ["show", "1"]])
-def test_light_commands_do_not_import_tensorflow(command, db_url):
+@pytest.mark.parametrize("command", [["--help"], ["board"], ["board", "--by-config"], ["board", "--references"], ["runs"],
+                                     ["show", "1"], ["export", "--format", "markdown"], ["db", "check"]])
+def test_light_commands_do_not_import_tensorflow(command, board):
     code = (
         "import sys\n"
         "from typer.testing import CliRunner\n"
         "from mnistbench.cli import app\n"
-        f"CliRunner().invoke(app, {command + ['--db', db_url] if command != ['--help'] else command!r})\n"
+        f"result = CliRunner().invoke(app, {command + ['--db', board] if command != ['--help'] else command!r})\n"
+        "assert result.exit_code == 0, result.output\n"
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tensorflow imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,13 +9,12 @@ import pytest
 from scipy.spatial.distance import cosine
 from typer.testing import CliRunner
 
-from mnistbench.labels import selection as sel
 from mnistbench.cli import app
 from mnistbench.data import Mnist
 from mnistbench.errors import ConfigError
 from mnistbench.labels import LabelOracle, LabelsConfig, run_labels
+from mnistbench.labels import selection as sel
 from mnistbench.store import Store
-
 
 
 def test_typicality_closed_form_equals_the_seeds_double_loop():
@@ -297,7 +296,6 @@ def test_crossfit_needs_two_cnns_a_round():
 
 def test_the_design_tools_held_out_images_never_reach_the_learner(monkeypatch):
     from benchmarks import labels_dev
-
     from mnistbench.labels.devset import dev_indices
     from mnistbench.labels.methods import Fitted
 

@@ -109,5 +109,5 @@ def test_sample_norm_gradient_is_the_derivative_of_its_formula():
             tape.watch(x)
             loss = tf.reduce_sum(tf.sin(function(x)) * weights)
         gradients.append(tape.gradient(loss, [x, layer.gamma, layer.beta]))
-    for ours, reference in zip(*gradients):
+    for ours, reference in zip(*gradients, strict=True):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(reference), rtol=1e-4, atol=1e-5)

@@ -16,13 +16,30 @@ runner = CliRunner()
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
-def one_line_and_intact(args, board):
+def one_line_and_intact(args, board, names=None):
+    """Exit 1 with one `error:` line that names what was wrong (`names`: the option, the field or the value;
+    by default the option given), and the board untouched."""
     result = runner.invoke(app, [str(a) for a in args] + ["--db", board])
     assert result.exit_code == 1, (args, result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), (args, result.stderr)
     assert "Traceback" not in result.stdout + result.stderr
+    wanted = names if names is not None else _named(args)
+    assert any(name in lines[0] for name in wanted), (args, lines[0], wanted)
     assert [r.test_accuracy for r in Store(board).runs()] == [0.99], args
+
+
+def _named(args) -> list[str]:
+    """What a refusal of `args` must name: the option (with or without its dashes, as a field) or, for
+    --set, the field; or the value as given."""
+    args = [str(a) for a in args]
+    option = next((a for a in reversed(args) if a.startswith("--") and a != "--data"), None)
+    if option is None:
+        return args
+    value = args[args.index(option) + 1] if args.index(option) + 1 < len(args) else ""
+    if option == "--set":
+        return [value.split("=", 1)[0]]
+    return [option, option[2:].replace("-", "_"), option[2:].replace("-", " "), value]
 
 
 def floats_outside(low, high, *, low_open=False, high_open=False):

@@ -16,6 +16,7 @@ from benchmarks.concurrency import record_concurrently
 from mnistbench.cli import app
 from mnistbench.store import Store
 
+
 def test_store_basics_on_every_backend(any_db_url):
     store = Store(any_db_url)
     run_id = store.start_run(benchmark="params", model="tiny", config={"width": 8})
@@ -24,6 +25,7 @@ def test_store_basics_on_every_backend(any_db_url):
     run = Store(any_db_url).get_run(run_id, with_epochs=True)
     assert run.status == "finished" and run.config == {"width": 8} and run.epochs[0].val_accuracy == 0.98
     result = CliRunner().invoke(app, ["board", "params", "--db", any_db_url, "-f", "json"])
+    assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["params"]["rows"][0]["params"] == 1610
 
 

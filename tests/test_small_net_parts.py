@@ -1,7 +1,6 @@
 """The small-net step breakdown: every part of `shared` is timed and counted as often as the net applies it."""
 
 from benchmarks.small_nets import PARTS, parts
-
 from mnistbench.models import create_model
 
 

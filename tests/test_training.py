@@ -9,6 +9,7 @@ from mnistbench import training
 from mnistbench.config import Recipe, TrainConfig
 from mnistbench.errors import ConfigError
 from mnistbench.store import Store
+
 from .conftest import make_tiny_mnist
 
 
@@ -333,7 +334,7 @@ def test_weight_averaging_evaluates_and_saves_the_average(tiny_mnist, db_url, tm
     run = store.get_run(result.run_id)
     assert run.flags == "EMA weights 0.99999" and run.config["recipe"]["ema"] == 0.99999
     saved = [w.numpy() for w in load_saved(tmp_path / f"run-{run.id}.keras").trainable_weights]
-    distance = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b))  # noqa: E731
+    distance = lambda a, b: max(float(np.abs(x - y).max()) for x, y in zip(a, b, strict=True))  # noqa: E731
     # Keras starts the average from the weights after the first step: one Adam step (lr 3e-3) from the start.
     assert distance(saved, watch.initial) < 0.005 < distance(saved, watch.last)
 

@@ -21,8 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mnistbench.cli import app
-from mnistbench.store import Store
 from mnistbench.screenshot import CHROMIUM_FLAGS
+from mnistbench.store import Store
 from mnistbench.webboard import html_board, params_references
 
 runner = CliRunner()

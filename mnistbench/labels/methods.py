@@ -77,7 +77,8 @@ def _train_cnn(x: np.ndarray, y: np.ndarray, config: LabelsConfig, epochs: int, 
         train_config = TrainConfig(benchmark="labels", model=config.model,
                                    recipe=replace(recipe, epochs=epochs, schedule="onecycle"), seed=config.seed)
         net.compile(optimizer=make_optimizer(train_config, -(-len(x) // batch_size)),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
+                    loss=keras.losses.CategoricalCrossentropy(
+                        label_smoothing=recipe.label_smoothing or config.pseudo_label_smoothing))
     net.fit(batches(xs, ys, batch_size, config.seed, augment=warp), shuffle=False, epochs=epochs, verbose=0)
 
     return _as_fitted(net, {"cnn": config.model, "cnn_epochs": epochs, "cnn_augment": augment})

@@ -1,15 +1,14 @@
 """Initial schema: runs and their per-epoch history.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-28 00:22:05.905298
 
 """
 from typing import Sequence, Union
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = '0001'

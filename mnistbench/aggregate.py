@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from .boards import TAIL_COLUMNS, Board, Column, test_selected
-from .config import DEFAULT_TARGETS
+from .rules import RULES, Entry
 
 
 def configuration(run) -> dict:
@@ -91,28 +91,19 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
     labels among configurations whose *mean* reaches the target, each with at least `min_seeds` seeds."""
     out = []
     for name in ([which] if which else ["accuracy", "params", "labels"]):
-        benchmarks = {"params": {"accuracy", "params"}}.get(name, {name})
-        kept = [g for g in groups(runs, benchmarks) if g.n >= min_seeds]
+        rule = RULES[name]
+        kept = [Entry.of_group(g) for g in groups(runs, rule.members) if g.n >= min_seeds]
+        ranked, missing = ([e.item for e in entries] for entries in rule.rank(kept, target))
+        goal = rule.goal(target)
         caption = f"mean over seeds; configurations with at least {min_seeds} seed{'s' * (min_seeds > 1)}"
         if name == "accuracy":
-            ranked = sorted(kept, key=lambda g: (-g.mean, g.runs[0].id))
             extra = [Column("params", "params", "int"), Column("train_seconds", "mean train s", "seconds")]
             title = "Maximum accuracy, by configuration"
         elif name == "params":
-            goal = DEFAULT_TARGETS["params"] if target is None else target
-            ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].params_total),
-                            key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
-            # Below them, unranked as on the per-run board: the params configurations that missed.
-            missing = sorted((g for g in kept if g.mean < goal and g.runs[0].params_total
-                              and g.runs[0].benchmark == "params"),
-                             key=lambda g: (g.runs[0].params_total, -g.mean, g.runs[0].id))
             extra = [Column("params", "params", "int"), Column("reaches", "reaches target"),
                      Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum parameters, by configuration", f"fewest parameters whose {caption} reach {goal:.2%}"
         else:
-            goal = DEFAULT_TARGETS["labels"] if target is None else target
-            ranked = sorted((g for g in kept if g.mean >= goal and g.runs[0].labels_used is not None),
-                            key=lambda g: (g.runs[0].labels_used, -g.mean, g.runs[0].id))
             extra = [Column("labels", "labels", "int"), Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum labels, by configuration", f"fewest labels whose {caption} reach {goal:.2%}"
         rows = [_row(g, i) for i, g in enumerate(ranked[:top] if top else ranked, 1)]

@@ -1,18 +1,17 @@
-"""The ranking rules of the three boards. Pure functions over recorded runs: no database, no printing.
+"""The three boards of single runs, ranked by the rules of rules.py. Pure functions over recorded runs: no
+database, no printing.
 
-- accuracy: best test accuracy first (or, with time_to, fastest validation accuracy to the mark);
-- params: fewest parameters among finished runs reaching the target test accuracy (default 99.0 %);
-- labels: fewest labels among finished runs reaching the target (default 95.0 %), plus the best
-  accuracy at each label count.
-Ties go to the higher accuracy, then to the earlier run.
+Beside the rules: the accuracy board ranked by time (fastest validation accuracy to a mark, DAWNBench
+style), the labels board's best accuracy at each label count, and the test-selected runs shown unranked.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import DEFAULT_TARGETS, Benchmark
+from .config import Benchmark
 from .errors import ConfigError
+from .rules import RULES, Entry
 
 BOARDS = Benchmark.values()
 
@@ -51,6 +50,12 @@ def _common(run, rank: int) -> dict:
     }
 
 
+def _ranked(board: str, runs, target: float | None = None) -> tuple[list, list]:
+    """(ranked, missed) runs of `board` by its rule."""
+    ranked, missed = RULES[board].rank([Entry.of_run(r) for r in runs], target)
+    return [e.item for e in ranked], [e.item for e in missed]
+
+
 def _finished(runs, benchmarks) -> list:
     """The finished runs of `benchmarks` that may be ranked: with a test accuracy, and none test-selected."""
     return [r for r in runs if r.status == "finished" and r.benchmark in benchmarks and r.test_accuracy is not None
@@ -75,9 +80,9 @@ TAIL_COLUMNS = [Column("flags", "flags"), Column("verified", "verified"), Column
 
 
 def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None) -> Board:
-    finished = _finished(runs, {"accuracy"})
+    finished = _finished(runs, RULES["accuracy"].members)
     if time_to is None:
-        ranked = sorted(finished, key=lambda r: (-_acc(r), r.id))
+        ranked, _ = _ranked("accuracy", finished)
         title, caption = "Maximum accuracy", "best test accuracy first"
         extra = []
     else:
@@ -107,12 +112,10 @@ def accuracy_board(runs, *, top: int | None = None, time_to: float | None = None
     return Board("accuracy", title, columns, rows, caption)
 
 
-def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board:
+def params_board(runs, *, target: float | None = None, top: int | None = None) -> Board:
     """Ranked: runs reaching the target. Below them, unranked, the params runs that missed it."""
-    finished = [r for r in _finished(runs, {"accuracy", "params"}) if r.params_total]
-    reaching = sorted((r for r in finished if _acc(r) >= target), key=lambda r: (r.params_total, -_acc(r), r.id))
-    missing = sorted((r for r in finished if _acc(r) < target and r.benchmark == "params"),
-                     key=lambda r: (r.params_total, -_acc(r), r.id))
+    target = RULES["params"].goal(target)
+    reaching, missing = _ranked("params", _finished(runs, RULES["params"].members), target)
     rows = [{**_common(r, i), "reaches": "yes"} for i, r in enumerate(reaching[:top] if top else reaching, 1)]
     if not top:
         rows += [{**_common(r, None), "reaches": "no"} for r in missing]
@@ -127,9 +130,10 @@ def params_board(runs, *, target: float = 0.99, top: int | None = None) -> Board
                  f"non-trainable (BatchNormalization's moving statistics), as Keras counts them")
 
 
-def labels_boards(runs, *, target: float = 0.95, top: int | None = None) -> list[Board]:
-    finished = [r for r in _finished(runs, {"labels"}) if r.labels_used is not None]
-    reaching = sorted((r for r in finished if _acc(r) >= target), key=lambda r: (r.labels_used, -_acc(r), r.id))
+def labels_boards(runs, *, target: float | None = None, top: int | None = None) -> list[Board]:
+    target = RULES["labels"].goal(target)
+    finished = [r for r in _finished(runs, RULES["labels"].members) if r.labels_used is not None]
+    reaching, _ = _ranked("labels", finished, target)
     columns = [*BASE_COLUMNS, Column("labels", "labels", "int"), Column("test_accuracy", "test acc", "pct"),
                Column("selection", "selection"), Column("method", "method"),
                Column("selection_labels_read", "labels read to select", "int"),
@@ -160,10 +164,9 @@ def boards(runs, which: str | None = None, *, target: float | None = None, top: 
         if name == "accuracy":
             out.append(accuracy_board(runs, top=top, time_to=time_to))
         elif name == "params":
-            out.append(params_board(runs, target=target if target is not None else DEFAULT_TARGETS["params"], top=top))
+            out.append(params_board(runs, target=target, top=top))
         elif name == "labels":
-            out.extend(labels_boards(runs, target=target if target is not None else DEFAULT_TARGETS["labels"],
-                                       top=top))
+            out.extend(labels_boards(runs, target=target, top=top))
         else:
             Benchmark.check(name, "board")
     return out

@@ -100,3 +100,22 @@ def test_a_test_selected_run_is_shown_below_and_never_ranked():
     assert [(r["run"], r["rank"], r["reaches"]) for r in params.rows] == [(1, 1, "yes"), (3, None, "never ranked")]
     assert [g.runs[0].id for g in aggregate.groups(runs, {"accuracy", "params"})] == [1]
     assert not boards.test_selected(run(4, flags="selected on test day"))
+
+
+def test_one_rule_ranks_single_runs_and_configurations_alike():
+    """Runs that are each a configuration of their own (one seed, distinct configs): the per-run boards and
+    the per-configuration boards rank them in the same order, missed entries included (rules.py)."""
+    from mnistbench.aggregate import by_config_boards
+
+    runs = [run(1, "params", acc=0.991, params=900), run(2, "params", acc=0.989, params=700),
+            run(3, "accuracy", acc=0.995, params=5000), run(4, "params", acc=0.992, params=900),
+            run(5, "labels", acc=0.97, labels=10), run(6, "labels", acc=0.96, labels=10),
+            run(7, "labels", acc=0.99, labels=100), run(8, "labels", acc=0.90, labels=5)]
+    runs = [SimpleNamespace(**{**vars(r), "config": {"n": r.id}}) for r in runs]  # every run its own config
+    per_run = {b.name: b for b in boards.boards(runs)}
+    per_config = {b.name.removesuffix("-by-config"): b for b in by_config_boards(runs)}
+    for name in ("accuracy", "params", "labels"):
+        assert [r["run"] for r in per_run[name].rows] == [int(r["runs"]) for r in per_config[name].rows], name
+    assert ids(per_run["params"]) == [4, 1, 3, 2]  # 900 twice: the higher accuracy first; 700 missed, below
+    assert [r["reaches"] for r in per_run["params"].rows] == ["yes", "yes", "yes", "no"]
+    assert ids(per_run["labels"]) == [5, 6, 7]

@@ -11,7 +11,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "mnistbench"
 # Ranking (which runs, in which order) and rendering (tables, markdown, the web page).
-RANKING_AND_RENDERING = ("boards", "aggregate", "references", "render", "webboard", "schema")
+RANKING_AND_RENDERING = ("rules", "boards", "aggregate", "references", "render", "webboard", "schema")
 HEAVY = ("tensorflow", "keras", "sqlalchemy", "alembic", "optuna", "mnistbench.store", "mnistbench.backend")
 
 

@@ -149,10 +149,10 @@ def _store(db: str | None):
 
 
 def _reader(db: str | None):
-    """For commands that only read: the stdlib fast path when it is safe, else the full Store."""
-    from .quickread import open_board  # noqa: PLC0415
+    """For commands that only read: the one reading door (the stdlib fast path when it is safe)."""
+    from .quickread import open_reader  # noqa: PLC0415
 
-    return open_board(db) or _store(db)
+    return open_reader(db)
 
 
 # --- training -------------------------------------------------------------------------------------

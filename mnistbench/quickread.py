@@ -163,3 +163,30 @@ def open_board(url: str | None = None, *, allow_running: bool = False) -> QuickB
         connection.close()
         return None
     return QuickBoard(connection, path)
+
+
+def open_reader(url: str | None = None, *, never_write: bool = False):
+    """The one door for reading a board: a QuickBoard where the fast path is safe, else the Store (which
+    reaps stale runs and migrates an old SQLite board, as any command would).
+
+    never_write (`serve`): a SQLite file is only ever read read-only, runs in progress as they are, and
+    refused when it is not a board at this schema; any other database through a Store that does not reap.
+    """
+    if never_write and (url or default_url()).startswith("sqlite"):
+        path = sqlite_path_of(url or default_url())  # whatever the URL's options: the file, read-only
+        if path is None:
+            raise StoreError("serve shows a board file; an in-memory database has no board to show")
+        if not path.is_file():
+            raise StoreError(f"no leaderboard at {path}")
+        board = open_board(f"sqlite:///{path}", allow_running=True)
+        if board is None:
+            raise StoreError(f"{path} is not a leaderboard at this mnistbench's schema (run any mnistbench "
+                             "command that writes to it once, or `mnistbench db upgrade`)")
+        return board
+    board = None if never_write else open_board(url)
+    if board is not None:
+        return board
+    from .store import Store  # noqa: PLC0415  (SQLAlchemy: only when the fast path cannot serve)
+
+    return Store(url, reap=not never_write)
+

@@ -101,13 +101,11 @@ def heartbeat_seconds(stale_after_seconds: float) -> float:
 @contextmanager
 def recording(store, **fields) -> Iterator[Recording]:
     """Insert a run as `running` with `fields`, yield its Recording, and record how it ended."""
-    from . import store as store_mod  # noqa: PLC0415  (the stale limit is read at start, so tests can shorten it)
-
     run = Recording(store.start_run(**fields))
     sigterm = _SigtermAsInterrupt()
     with sigterm:
         try:
-            with _Heartbeat(store, run.run_id, heartbeat_seconds(store_mod.STALE_AFTER.total_seconds())):
+            with _Heartbeat(store, run.run_id, heartbeat_seconds(store.stale_after.total_seconds())):
                 yield run
         except Terminated:
             sigterm.ending = True

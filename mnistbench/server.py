@@ -18,23 +18,10 @@ from .schema import default_url, public_url
 
 
 def open_read_only(url: str):
-    """A reader that cannot write: QuickBoard for a SQLite file, else a Store that does not reap."""
-    from .quickread import open_board, sqlite_path_of  # noqa: PLC0415
+    """A reader that cannot write (quickread.open_reader's door for `serve`)."""
+    from .quickread import open_reader  # noqa: PLC0415
 
-    if url.startswith("sqlite"):  # whatever the URL's options: read the file read-only, never the Store
-        path = sqlite_path_of(url)
-        if path is None:
-            raise StoreError("serve shows a board file; an in-memory database has no board to show")
-        if not path.is_file():
-            raise StoreError(f"no leaderboard at {path}")
-        board = open_board(f"sqlite:///{path}", allow_running=True)
-        if board is None:
-            raise StoreError(f"{path} is not a leaderboard at this mnistbench's schema (run any mnistbench "
-                             "command that writes to it once, or `mnistbench db upgrade`)")
-        return board
-    from .store import Store  # noqa: PLC0415
-
-    return Store(url, reap=False)
+    return open_reader(url, never_write=True)
 
 
 def make_handler(url: str):

@@ -427,6 +427,12 @@ class Store:
                 run.heartbeat_at = utcnow()
                 run.epochs_run = fields.get("epoch", run.epochs_run)
 
+    @property
+    def stale_after(self) -> timedelta:
+        """How long a running run may stay silent before it is taken for dead (read now, so tests can
+        shorten STALE_AFTER); its heartbeat beats well within it."""
+        return STALE_AFTER
+
     def heartbeat(self, run_id: int) -> None:
         self.update_run(run_id, heartbeat_at=utcnow())
 
@@ -440,7 +446,7 @@ class Store:
             return []
         dead = [r.id for r in running
                 if (r.host == host and r.pid is not None and not _pid_alive(r.pid))
-                or (r.heartbeat_at is not None and now - r.heartbeat_at > STALE_AFTER)]
+                or (r.heartbeat_at is not None and now - r.heartbeat_at > self.stale_after)]
         for run_id in dead:
             try:
                 with self._session(write=True) as s:

@@ -22,13 +22,14 @@ import numpy as np
 
 from benchmarks.common import save
 from mnistbench import data as data_mod
-from mnistbench.config import LabelsConfig, parse_settings
+from mnistbench.config import parse_settings
 from mnistbench.environment import cpu_flags, device_name
 from mnistbench.labels import selection as sel
 from mnistbench.labels.devset import dev_accuracy, dev_indices
 from mnistbench.labels.embedding import embedding
 from mnistbench.labels.methods import fit_selftrain
 from mnistbench.labels.oracle import LabelOracle
+from mnistbench.labels.settings import LabelsConfig
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -60,7 +61,8 @@ def main(argv: list[str] | None = None) -> dict:
     start = time.perf_counter()
     features, embed_seconds = embedding(x, seed=config.seed, epochs=config.embedding_epochs,
                                         dims=config.embedding_dims, kind=config.embedding_kind())
-    chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean", images=x)
+    clustering = sel.mixture_clusters(features, config.k, config.seed) if config.k <= sel.MIXTURE_MAX_K else None
+    chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean", images=x, clustering=clustering)
     oracle = LabelOracle(hidden, chosen.indices)
     stages = []
 
@@ -71,7 +73,7 @@ def main(argv: list[str] | None = None) -> dict:
         stages.append(row)
         print("  ".join(f"{k} {v}" for k, v in row.items()), flush=True)
 
-    fitted = fit_selftrain(x, oracle, config, features=features, observe=observe)
+    fitted = fit_selftrain(x, oracle, config, features=features, clustering=clustering, observe=observe)
     # The final classifier on the held-out images, as a test set would score it (without any, on the
     # learnt development images, which it has seen under their pseudo-labels).
     scored_x, scored_y = ((mnist.x_train[unseen], mnist.y_train[unseen]) if len(unseen)

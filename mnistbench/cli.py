@@ -334,8 +334,9 @@ def labels(
     """Minimum labels: choose k training images, learn from their labels, evaluate once on the test set."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from .config import LabelsConfig, parse_seeds, parse_settings  # noqa: PLC0415
+    from .config import parse_seeds, parse_settings  # noqa: PLC0415
     from .errors import ConfigError  # noqa: PLC0415
+    from .labels.settings import LabelsConfig  # noqa: PLC0415
 
     seed_list = parse_seeds(seeds)
     if seed_list and seed is not None:

@@ -209,39 +209,39 @@ class TrainConfig:
         Precision.check(r.precision, "--precision")
         for callback in r.callbacks:
             Callback.check(callback, "--callbacks")
-        _at_least(r.epochs, 1, "--epochs")
-        _at_least(r.batch_size, 1, "--batch-size")
-        _at_least(r.steps_per_execution, 1, "--steps-per-execution")
-        _at_least(r.patience, 0, "--patience")
-        _positive(r.lr, "--lr")
-        _positive(r.min_lr, "min_lr")
-        _within(r.label_smoothing, 0, 1, "--label-smoothing", upper_open=True)
-        _within(r.weight_decay, 0, 1, "weight_decay")
-        _within(r.momentum, 0, 1, "momentum", upper_open=True)
-        _within(r.beta_1, 0, 1, "beta_1", upper_open=True)
-        _within(r.beta_2, 0, 1, "beta_2", upper_open=True)
-        _within(r.warmup, 0, 1, "warmup", upper_open=True)
-        _within(r.decay_rate, 0, 1, "decay_rate", lower_open=True)
-        _within(r.reduce_lr_factor, 0, 1, "reduce_lr_factor", lower_open=True, upper_open=True)
-        _at_least(r.reduce_lr_patience, 1, "reduce_lr_patience")
-        _within(r.rotation, 0, 180, "rotation")
+        at_least(r.epochs, 1, "--epochs")
+        at_least(r.batch_size, 1, "--batch-size")
+        at_least(r.steps_per_execution, 1, "--steps-per-execution")
+        at_least(r.patience, 0, "--patience")
+        positive(r.lr, "--lr")
+        positive(r.min_lr, "min_lr")
+        within(r.label_smoothing, 0, 1, "--label-smoothing", upper_open=True)
+        within(r.weight_decay, 0, 1, "weight_decay")
+        within(r.momentum, 0, 1, "momentum", upper_open=True)
+        within(r.beta_1, 0, 1, "beta_1", upper_open=True)
+        within(r.beta_2, 0, 1, "beta_2", upper_open=True)
+        within(r.warmup, 0, 1, "warmup", upper_open=True)
+        within(r.decay_rate, 0, 1, "decay_rate", lower_open=True)
+        within(r.reduce_lr_factor, 0, 1, "reduce_lr_factor", lower_open=True, upper_open=True)
+        at_least(r.reduce_lr_patience, 1, "reduce_lr_patience")
+        within(r.rotation, 0, 180, "rotation")
         for name in ("zoom", "shear", "shift"):
-            _within(getattr(r, name), 0, 1, name, upper_open=True)
-        _within(r.elastic_alpha, 0, 14, "elastic_alpha")
-        _within(r.elastic_sigma, 0.5, 14, "elastic_sigma")
-        _within(r.teacher_weight, 0, 1, "teacher_weight")
-        _within(r.teacher_temperature, 0.1, 100, "teacher_temperature")
-        _within(r.ema, 0, 1, "ema", upper_open=True)
-        _within(r.tta_shift, 0, 4, "tta_shift")
+            within(getattr(r, name), 0, 1, name, upper_open=True)
+        within(r.elastic_alpha, 0, 14, "elastic_alpha")
+        within(r.elastic_sigma, 0.5, 14, "elastic_sigma")
+        within(r.teacher_weight, 0, 1, "teacher_weight")
+        within(r.teacher_temperature, 0.1, 100, "teacher_temperature")
+        within(r.ema, 0, 1, "ema", upper_open=True)
+        within(r.tta_shift, 0, 4, "tta_shift")
         if r.ema and "early_stopping" in r.callbacks:
             raise ConfigError("ema averages the weights over a fixed number of epochs; drop early_stopping "
                               "(--callbacks none)")
         if r.schedule != "constant" and {"reduce_lr", "decay"} & set(r.callbacks):
             raise ConfigError(f"--schedule {r.schedule} sets the learning rate itself; drop reduce_lr/decay")
-        _within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")
+        within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")
         if self.train_size is not None:
-            _within(self.train_size, 10, TRAINING_IMAGES - self.val_size, "--train-size")
-        _within(self.seed, 0, 2**32 - 1, "--seed")
+            within(self.train_size, 10, TRAINING_IMAGES - self.val_size, "--train-size")
+        within(self.seed, 0, 2**32 - 1, "--seed")
         if self.select_on_test and self.val_size:
             raise ConfigError("--seed-protocol trains on all 60,000 training images; leave out --val-size")
         if "early_stopping" in r.callbacks and self.val_size == 0 and not self.select_on_test:
@@ -268,114 +268,17 @@ def override(recipe: Recipe, **changes) -> Recipe:
     return replace(recipe, **{k: v for k, v in changes.items() if v is not None})
 
 
-@dataclass
-class LabelsConfig:
-    """One minimum-labels run: how the k images are chosen, the method that learns from them, and its knobs."""
-
-    k: int = 10
-    select: str = "cosine"  # cosine (label-aware, the seed's) | kmeans (label-free) | random
-    stratified: bool = False  # random only: balance the classes (reads every label)
-    method: str = "prototype"  # prototype | supervised | cluster | selftrain
-    features: str = "pixels"  # what kmeans selection clusters: raw pixels or the label-free embedding
-    # The CNN the method trains; None: its own. supervised and cluster: medium (cluster, k=10, seed 0:
-    # 97.45 % vs 95.68 % with fast); selftrain: fast (development subset, seed 0: 98.55 % after a round
-    # against 98.47 % with medium, in a third of the time: 71 s a round against 227 s).
-    model: str | None = None
-    epochs: int | None = None  # CNN epochs; None = the method's default (supervised 30, cluster 3, selftrain 4 a round)
-    seed: int = 0
-    # The label-free embedding: autoencoder epochs and the code's dimensions (the N2D recipe).
-    embedding_epochs: int = 20
-    embedding_dims: int = 10
-    # autoencoder (N2D) | deskewed (PCA of the deskewed images, then UMAP); None: the method's own
-    # (selftrain: deskewed; the others, and every run recorded before the field: autoencoder).
-    embedding: str | None = None
-    # cluster: each cluster's densest fraction is its core, pseudo-labelled; self-training rounds then
-    # add the fringe a CNN is this sure of (its top probability; label smoothing caps it near 0.91).
-    core_fraction: float = 0.8
-    self_training_rounds: int = 2
-    confidence: float = 0.9
-    pseudo_label_smoothing: float = 0.1  # when the CNN's own recipe has none
-    # selftrain: self-training rounds under augmentation, each of fresh CNNs on the labels of the round
-    # before, keeping each class's most confident `selftrain_keep`; the k true labels are always in,
-    # repeated to about one per batch. Chosen on the development subset (labels/devset.py).
-    selftrain_rounds: int = 2
-    # CNNs a round trains from different seeds; their mean labels the next round, the last's classifies.
-    # Three: development subset, k = 100, seeds 0 and 1: 99.04 / 99.09 % after two rounds against 98.99 / 99.06 %.
-    selftrain_ensemble: int = 3
-    clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: k, 10 to 100
-    selftrain_keep: float = 0.95
-    # selftrain: each round's CNNs learn from all but their own share of the pseudo-labelled images, and each
-    # image's next label comes from the CNN that did not learn it (cross-fitting: a CNN repeats the labels
-    # it was taught on the images it learnt, mistakes included). Needs two CNNs a round at least.
-    selftrain_crossfit: bool = False
-    # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
-    min_steps: int = 50
-    small_batch_size: int = 64
-
-    def validate(self, n_train: int = TRAINING_IMAGES) -> LabelsConfig:
-        self.select = Selection.check(self.select, "--select")
-        self.method = LabelsMethod.check(self.method, "--method")
-        if not self.model:  # recorded as resolved, so a stored run names the CNN it trained
-            self.model = "fast" if self.method == "selftrain" else "medium"
-        self.features = Features.check(self.features, "--features")
-        if self.embedding:  # None or "" (--set embedding=none): the method's own
-            self.embedding = EmbeddingKind.check(self.embedding, "embedding")
-        if not 1 <= self.k <= n_train:
-            raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
-        if self.select == "cosine" and self.k % 10:
-            raise ConfigError(f"--k {self.k}: cosine selection takes k/10 images per class, so k must be a "
-                              "multiple of 10 (or use --select kmeans/random)")
-        if self.select == "cosine" and self.k > COSINE_MAX_K:
-            raise ConfigError(f"--k {self.k}: cosine selection takes k/10 images of every class and the "
-                              f"smallest class has 5,421, so k can be at most {COSINE_MAX_K:,}")
-        if self.epochs is not None:
-            _at_least(self.epochs, 1, "--epochs")
-        _within(self.seed, 0, 2**32 - 1, "--seed")
-        _at_least(self.embedding_epochs, 1, "embedding_epochs")
-        _at_least(self.embedding_dims, 2, "embedding_dims")
-        _within(self.core_fraction, 0, 1, "core_fraction", lower_open=True)
-        _at_least(self.self_training_rounds, 1, "self_training_rounds")
-        _within(self.confidence, 0, 1, "confidence")
-        _within(self.pseudo_label_smoothing, 0, 1, "pseudo_label_smoothing", upper_open=True)
-        _at_least(self.selftrain_rounds, 1, "selftrain_rounds")
-        _at_least(self.selftrain_ensemble, 1, "selftrain_ensemble")
-        if self.clusters is not None:
-            _at_least(self.clusters, 10, "clusters")
-        _within(self.selftrain_keep, 0, 1, "selftrain_keep", lower_open=True)
-        if self.selftrain_crossfit and self.selftrain_ensemble < 2:
-            raise ConfigError("selftrain_crossfit labels each image by a CNN that did not learn it, so it needs "
-                              f"selftrain_ensemble of 2 or more, got {self.selftrain_ensemble}")
-        _at_least(self.min_steps, 1, "min_steps")
-        _at_least(self.small_batch_size, 1, "small_batch_size")
-        return self
-
-    def embedding_kind(self) -> str:
-        """The embedding this run clusters: the configured one, else the method's own."""
-        return self.embedding or ("deskewed" if self.method == "selftrain" else "autoencoder")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> LabelsConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in known})
-
-
-COSINE_MAX_K = 54_210  # 10 x the smallest training class (5,421 fives)
-
-
-def _at_least(value, low, option: str) -> None:
+def at_least(value, low, option: str) -> None:
     if value < low:
         raise ConfigError(f"{option} must be at least {low}, got {value}")
 
 
-def _positive(value, option: str) -> None:
+def positive(value, option: str) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"{option} must be a positive number, got {value}")
 
 
-def _within(value, low, high, option: str, *, lower_open: bool = False, upper_open: bool = False) -> None:
+def within(value, low, high, option: str, *, lower_open: bool = False, upper_open: bool = False) -> None:
     ok = math.isfinite(value) and (value > low if lower_open else value >= low) and (
         value < high if upper_open else value <= high)
     if not ok:
@@ -431,6 +334,8 @@ def train_command(config: dict) -> list[str]:
 
 
 def labels_command(config: dict) -> list[str]:
+    from .labels.settings import LabelsConfig  # noqa: PLC0415  (labels/ builds on this module)
+
     lc = LabelsConfig.from_dict(config)
     args = ["labels"]
     for name in _LABELS_OPTIONS:
@@ -465,7 +370,7 @@ def check_width(width) -> int:
     """A width for a width-parameterised model, whether from --width or --set width=."""
     if type(width) is not int:
         raise ConfigError(f"width is a whole number of channels, got {width!r}")
-    _within(width, 1, MAX_WIDTH, "--width")
+    within(width, 1, MAX_WIDTH, "--width")
     return width
 
 
@@ -526,8 +431,8 @@ def parse_seeds(text: str | None) -> tuple[int, ...] | None:
                 low = high = int(part)
         except ValueError:
             raise ConfigError(f"--seeds takes a comma list or a range such as 0,1,2 or 0-4, got {shown!r}") from None
-        _within(low, 0, 2**32 - 1, "--seeds")
-        _within(high, 0, 2**32 - 1, "--seeds")
+        within(low, 0, 2**32 - 1, "--seeds")
+        within(high, 0, 2**32 - 1, "--seeds")
         ranges.append((low, high))
     # Counted before anything is expanded: `0-4294967295` must not build a list of four billion seeds.
     count = sum(max(0, high - low + 1) for low, high in ranges)

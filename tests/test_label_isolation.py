@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistbench.config import LabelsConfig
 from mnistbench.data import Mnist
 from mnistbench.labels import runner
+from mnistbench.labels.settings import LabelsConfig
 from mnistbench.store import Store
 
 from .conftest import make_tiny_mnist

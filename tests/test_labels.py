@@ -231,8 +231,12 @@ def test_many_clusters_of_an_embedding_are_chosen_by_kmeans_label_free(monkeypat
     assert len(np.unique(chosen.indices)) == 20 and chosen.labels_read == 0 and chosen.flag == "label-free"
 
 
-def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clusters(monkeypatch):
+def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clusters(monkeypatch, tiny_mnist, db_url):
+    """A run fits its embedding's mixture once and hands it to the selection and to the method that names the
+    clusters (as an argument: no cache between runs); a method asking other clusters fits its own."""
     import sklearn.mixture
+
+    from mnistbench.labels import methods, runner
 
     fits = []
     real = sklearn.mixture.GaussianMixture.fit
@@ -242,16 +246,23 @@ def test_the_mixture_that_chose_the_images_is_not_fitted_again_to_name_the_clust
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(sklearn.mixture.GaussianMixture, "fit", counted)
-    monkeypatch.setattr(sel, "_last_mixture", {})  # nothing an earlier test fitted
     features = np.random.default_rng(0).normal(size=(300, 3))
-    first = sel.mixture_clusters(features, 4, seed=0)
-    first[0][:] = -1  # a caller's change to what it was given does not reach the next caller
-    again = sel.mixture_clusters(features.copy(), 4, seed=0)
-    assert fits == [4] and again[0].min() >= 0
-    fresh = sel.mixture_clusters(features, 4, seed=1)  # another seed, another fit
-    assert fits == [4, 4] and len(fresh[0]) == 300
-    sel.mixture_clusters(features + 1.0, 4, seed=1)  # other features too
-    assert fits == [4, 4, 4]
+    monkeypatch.setattr(runner, "embedding", lambda x, **_: (features, 1.0))
+    named = []
+
+    def naming_only(x, oracle, config, *, clustering=None, **_):
+        named.append(methods.cluster_labels(features, oracle, 10, config.seed, clustering=clustering))
+        return methods.fit_prototype(x, oracle, config)
+
+    monkeypatch.setitem(runner.FITTERS, "cluster", naming_only)
+    config = LabelsConfig(k=10, select="kmeans", features="embedding", method="cluster")
+    run_labels(config, tiny_mnist, Store(db_url))
+    assert fits == [10] and len(named) == 1  # chosen and named by one fit
+    run_labels(config, tiny_mnist, Store(db_url))
+    assert fits == [10, 10]  # the next run fits its own: nothing is kept between runs
+    clustering = sel.mixture_clusters(features, 4, seed=0)
+    methods.cluster_labels(features, LabelOracle(tiny_mnist.y_train, np.arange(10)), 5, 0, clustering=clustering)
+    assert fits == [10, 10, 4, 5]  # other clusters: a fit of their own
 
 
 def test_runs_recorded_before_the_embedding_field_keep_the_autoencoder():
@@ -306,7 +317,7 @@ def test_the_design_tools_held_out_images_never_reach_the_learner(monkeypatch):
     mnist.x_train[:, 0, :3] = np.stack([np.arange(300) // 256, np.arange(300) % 256, np.ones(300)], axis=1)  # ids
     learnt = {}
 
-    def fake_fit(x, oracle, config, features=None, observe=None):
+    def fake_fit(x, oracle, config, features=None, clustering=None, observe=None):
         learnt["x"] = x.copy()
         observe("clusters", np.zeros(len(x), dtype=int), np.ones(len(x), dtype=bool))
         return Fitted(lambda images: np.zeros(len(images), dtype=int), 1, {})

@@ -5,11 +5,12 @@ unlabelled rest), evaluate once on the test set.
 - selection: which images get labelled (cosine prototypes, k-means medoids, random);
 - embedding: the label-free features (autoencoder + UMAP) that selection and clustering use;
 - methods: the learners (prototype, supervised, cluster);
-- runner: one recorded run, from selection to the test.
+- runner: one recorded run, from selection to the test;
+- settings: `LabelsConfig`, a run's settings and their checks.
 """
 
-from ..config import LabelsConfig
 from .oracle import LabelOracle
 from .runner import LabelsResult, run_labels
+from .settings import LabelsConfig
 
 __all__ = ["LabelOracle", "LabelsConfig", "LabelsResult", "run_labels"]

@@ -12,13 +12,14 @@ and returns a Fitted classifier.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable, Protocol
 
 import numpy as np
 
-from ..config import LabelsConfig
 from . import selection as sel
 from .embedding import embedding
 from .oracle import LabelOracle
+from .settings import LabelsConfig
 
 
 @dataclass
@@ -32,6 +33,16 @@ class Fitted:
     # The classifier as one Keras model of float images (N, 28, 28, 1) in [0, 1], where the method has
     # one: the run saves it, so that verify, export-run and the reference board can re-check the run.
     net: object = None
+
+
+class Method(Protocol):
+    """What every learner takes: the training images, the oracle of the k labels, the run's settings, and
+    what the run computed without labels (the embedding and its mixture, where it has them); `say` hears
+    progress lines."""
+
+    def __call__(self, x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, *,
+                 features: np.ndarray | None = None, clustering: sel.Clustering | None = None,
+                 say: Callable[[str], None] | None = None) -> Fitted: ...
 
 
 def fit_prototype(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_) -> Fitted:
@@ -100,12 +111,14 @@ def fit_supervised(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, **_
 
 
 def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, seed: int,
-                   core_fraction: float = 0.8) -> tuple[np.ndarray, np.ndarray]:
+                   core_fraction: float = 0.8, clustering: sel.Clustering | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Cluster label-free features, name each cluster by the labelled images in it, and return
     (pseudo-label, keep) for every image: `keep` marks each cluster's densest 80 %, its core, where
     the pseudo-labels are purest. A cluster with no labelled member takes the label of the labelled
-    image nearest its mean."""
-    cluster, density, means = sel.mixture_clusters(features, n_clusters, seed)
+    image nearest its mean. `clustering`: the run's mixture, used when it has these clusters and seed."""
+    if clustering is None or (clustering.k, clustering.seed) != (n_clusters, seed):
+        clustering = sel.mixture_clusters(features, n_clusters, seed)
+    cluster, density, means = clustering.assign, clustering.density, clustering.means
     labels = oracle.labels()
     known_cluster = cluster[oracle.indices]
     name = np.empty(n_clusters, dtype=np.int64)
@@ -127,12 +140,12 @@ def cluster_labels(features: np.ndarray, oracle: LabelOracle, n_clusters: int, s
 
 
 def fit_cluster(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
-                **_) -> Fitted:
+                clustering: sel.Clustering | None = None, **_) -> Fitted:
     """Semi-supervised: label-free embedding -> clusters named by the k labels -> pseudo-labels for the
     clusters' cores -> a CNN trained on them, then self-training rounds that add the fringe it is sure of."""
     if features is None:
         features, _ = embedding(x, seed=config.seed, epochs=config.embedding_epochs, dims=config.embedding_dims)
-    pseudo, keep = cluster_labels(features, oracle, sel.N_CLASSES, config.seed, config.core_fraction)
+    pseudo, keep = cluster_labels(features, oracle, sel.N_CLASSES, config.seed, config.core_fraction, clustering)
     pseudo[oracle.indices] = oracle.labels()
     keep[oracle.indices] = True
     epochs = config.epochs or 3
@@ -238,7 +251,7 @@ def _label_every_image(x: np.ndarray, members: list[Fitted], share: np.ndarray |
 
 
 def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, features: np.ndarray | None = None,
-                  say=None, observe=None, **_) -> Fitted:
+                  clustering: sel.Clustering | None = None, say=None, observe=None, **_) -> Fitted:
     """Clusters of the label-free embedding, one per label (ten at least, sel.MIXTURE_MAX_K at most),
     each named by the majority of the labels in it; their cores' pseudo-labels start the rounds. Each
     round trains `selftrain_ensemble` fresh CNNs (three) under augmentation, averaged, labels every
@@ -256,7 +269,7 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
     # clusters merge into a neighbour (as the 1s with a foot among the 2s) can get a cluster and a label
     # of its own. Development subset, k = 100, seed 0: 98.95 % after a round against 98.53 % with ten.
     n_clusters = config.clusters or min(max(len(oracle), sel.N_CLASSES), sel.MIXTURE_MAX_K)
-    labels, use = cluster_labels(features, oracle, n_clusters, config.seed, config.core_fraction)
+    labels, use = cluster_labels(features, oracle, n_clusters, config.seed, config.core_fraction, clustering)
     observe("clusters", labels, use)
     rounds = []
     n_members = config.selftrain_ensemble
@@ -289,5 +302,5 @@ def fit_selftrain(x: np.ndarray, oracle: LabelOracle, config: LabelsConfig, feat
     return fitted
 
 
-FITTERS = {"prototype": fit_prototype, "supervised": fit_supervised, "cluster": fit_cluster,
-           "selftrain": fit_selftrain}
+FITTERS: dict[str, Method] = {"prototype": fit_prototype, "supervised": fit_supervised, "cluster": fit_cluster,
+                               "selftrain": fit_selftrain}

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import LabelsConfig
 from ..environment import run_environment
 from . import selection as sel
 from .embedding import embedding
 from .methods import FITTERS
 from .oracle import LabelOracle
+from .settings import LabelsConfig
 
 
 def _numpy_only(config: LabelsConfig) -> bool:
@@ -55,11 +55,15 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         embed_wall = time.perf_counter() - start
 
         t0 = time.perf_counter()
+        clustering = None  # the embedding's mixture, fitted once for the selection and the cluster naming
         if config.select == "cosine":
             chosen = sel.select_cosine(x, mnist.y_train, config.k, config.seed)
         elif config.select == "kmeans":
             if config.features == "embedding":
-                chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean", images=x)
+                if config.k <= sel.MIXTURE_MAX_K:
+                    clustering = sel.mixture_clusters(features, config.k, config.seed)
+                chosen = sel.select_kmeans(features, config.k, config.seed, metric="euclidean", images=x,
+                                           clustering=clustering)
             else:
                 chosen = sel.select_kmeans(x, config.k, config.seed)
         else:
@@ -69,7 +73,7 @@ def run_labels(config: LabelsConfig, mnist, store, *, show_dir: Path | None = No
         oracle = LabelOracle(mnist.y_train, chosen.indices)
         say(f"selected {len(oracle)} images in {chosen.seconds:.2f} s; training: {config.method}")
 
-        fitted = FITTERS[config.method](x, oracle, config, features=features, say=say)
+        fitted = FITTERS[config.method](x, oracle, config, features=features, clustering=clustering, say=say)
         # A cached embedding still counts with the seconds it took to compute.
         train_seconds = time.perf_counter() - start - embed_wall + embed_seconds
         t0 = time.perf_counter()

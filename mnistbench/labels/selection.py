@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,16 @@ class Selection:
     labels_read: int  # how many training labels the selection itself looked at
     flag: str  # shown on the board: "label-aware selection" or "label-free"
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Clustering:
+    """k clusters of an embedding (mixture_clusters): each point's cluster, its log-density, the means."""
+    assign: np.ndarray
+    density: np.ndarray
+    means: np.ndarray
+    k: int
+    seed: int
 
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
@@ -123,7 +132,7 @@ def select_cosine(x: np.ndarray, labels: np.ndarray, k: int, seed: int = 0) -> S
 
 
 def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "cosine",
-                  images: np.ndarray | None = None) -> Selection:
+                  images: np.ndarray | None = None, clustering: Clustering | None = None) -> Selection:
     """Medoids of k clusters of unlabelled features; reads no label.
 
     cosine: spherical k-means on raw pixels, medoid = highest average similarity in its cluster.
@@ -133,13 +142,16 @@ def select_kmeans(features: np.ndarray, k: int, seed: int = 0, metric: str = "co
     member by the seed's cosine score on the `images` (pixel space), which finds the cluster's clearest
     digit. (The densest point in the embedding is not: where a cluster bends towards a neighbour, its
     mode can sit on the neighbour's digit, as an 8 for the 9s on one seed.) Still label-free.
+    `clustering`: the mixture of these features with k clusters and this seed, where the caller has it.
     """
     if metric == "cosine":
         u = unit_rows(features)
         assign, _ = spherical_kmeans(u, k, seed=seed)
         return Selection(medoids(u, assign, k), "kmeans", 0, "label-free")
     if k <= MIXTURE_MAX_K:
-        assign, density, _ = mixture_clusters(features, k, seed)
+        found = clustering if clustering is not None and (clustering.k, clustering.seed) == (k, seed) \
+            else mixture_clusters(features, k, seed)
+        assign, density = found.assign, found.density
     else:  # a 1,000-component mixture: 112 s for 3 of its up to 100 iterations here; k-means: seconds
         assign, density = euclidean_kmeans(features, k, seed)
     u = unit_rows(images) if images is not None else None
@@ -164,23 +176,15 @@ def euclidean_kmeans(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.nd
     return km.labels_, -np.linalg.norm(features - km.cluster_centers_[km.labels_], axis=1)
 
 
-def mixture_clusters(features: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def mixture_clusters(features: np.ndarray, k: int, seed: int = 0) -> Clustering:
     """k clusters of an embedding by a Gaussian mixture: k-means with a covariance per cluster, which
     UMAP's elongated, unequal clusters need (plain k-means split one digit and merged two on MNIST).
-    Returns (assignment, log-density of each point, means)."""
+    A run fits it once and hands it to both its users, the selection and the cluster naming (k = 100:
+    about a minute on 2 cores)."""
     from sklearn.mixture import GaussianMixture  # noqa: PLC0415
 
-    # A run fits the same mixture twice, to choose its k images and then to name the clusters; the
-    # fit is deterministic, so the second is the first's (k = 100: about a minute on 2 cores saved).
-    key = (hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest(), features.shape, k, seed)
-    if key not in _last_mixture:
-        gmm = GaussianMixture(k, covariance_type="full", random_state=seed, n_init=2).fit(features)
-        _last_mixture.clear()  # one kept: a mixture's arrays are the size of the embedding
-        _last_mixture[key] = (gmm.predict(features), gmm.score_samples(features), gmm.means_)
-    return tuple(a.copy() for a in _last_mixture[key])
-
-
-_last_mixture: dict = {}
+    gmm = GaussianMixture(k, covariance_type="full", random_state=seed, n_init=2).fit(features)
+    return Clustering(gmm.predict(features), gmm.score_samples(features), gmm.means_, k, seed)
 
 
 def select_random(labels_or_n, k: int, seed: int = 0, stratified: bool = False) -> Selection:

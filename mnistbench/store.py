@@ -1,4 +1,5 @@
-"""The leaderboard store: every run and its per-epoch history, in any SQLAlchemy database.
+"""The leaderboard store: every run and its per-epoch history, in any SQLAlchemy database (the tables
+are declared in orm.py, the folders of a board's files in layout.py).
 
 SQLite (the default) runs in WAL mode with a busy timeout and writes in short IMMEDIATE transactions,
 so several trainings can record into one file at once. Runs whose process died are found and marked
@@ -11,16 +12,18 @@ import os
 import socket
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event, inspect, select, text
+from sqlalchemy import create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from .config import Status
 from .errors import RunNotFound, StoreError
+from .layout import BoardLayout
+from .orm import RUN_COLUMNS, Base, Epoch, Run, utcnow  # noqa: F401  (re-exported)
 from .schema import DEFAULT_DB, SCHEMA_REVISION, VERSION_TABLE, coerce_run, default_url, run_as_dict  # noqa: F401  (re-exported)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -29,86 +32,6 @@ STATUSES = Status.values()
 STALE_AFTER = timedelta(minutes=10)
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Run(Base):
-    __tablename__ = "runs"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    benchmark: Mapped[str] = mapped_column(String(16), index=True)
-    model: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default="running")
-    test_accuracy: Mapped[float | None] = mapped_column(Float)
-    val_accuracy: Mapped[float | None] = mapped_column(Float)
-    params_total: Mapped[int | None] = mapped_column(Integer)  # count_params(), moving statistics included
-    params_trainable: Mapped[int | None] = mapped_column(Integer)
-    labels_used: Mapped[int | None] = mapped_column(Integer)  # distinct training labels the run read
-    selection_labels_read: Mapped[int | None] = mapped_column(Integer)  # labels read to choose (labels board)
-    flags: Mapped[str] = mapped_column(String(200), default="")  # protocol notes shown on the board
-    epochs_run: Mapped[int | None] = mapped_column(Integer)
-    batch_size: Mapped[int | None] = mapped_column(Integer)
-    seed: Mapped[int | None] = mapped_column(Integer)
-    config: Mapped[dict] = mapped_column(JSON, default=dict)  # what the run was told: it rebuilds the run
-    details: Mapped[dict | None] = mapped_column(JSON, default=dict)  # what it measured on the way
-    train_seconds: Mapped[float | None] = mapped_column(Float)
-    eval_seconds: Mapped[float | None] = mapped_column(Float)
-    time_to_99: Mapped[float | None] = mapped_column(Float)  # training seconds until val_accuracy >= 99.0 %
-    epoch_to_99: Mapped[int | None] = mapped_column(Integer)
-    time_to_995: Mapped[float | None] = mapped_column(Float)
-    epoch_to_995: Mapped[int | None] = mapped_column(Integer)
-    device: Mapped[str | None] = mapped_column(String(200))
-    python_version: Mapped[str | None] = mapped_column(String(32))
-    tf_version: Mapped[str | None] = mapped_column(String(32))
-    keras_version: Mapped[str | None] = mapped_column(String(32))
-    git_commit: Mapped[str | None] = mapped_column(String(64))
-    host: Mapped[str | None] = mapped_column(String(200))
-    pid: Mapped[int | None] = mapped_column(Integer)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime)
-    model_path: Mapped[str | None] = mapped_column(Text)
-    model_sha256: Mapped[str | None] = mapped_column(String(64))
-    verification: Mapped[str | None] = mapped_column(String(16))  # None, "verified" or "mismatch"
-    verification_note: Mapped[str | None] = mapped_column(Text)
-    error: Mapped[str | None] = mapped_column(Text)
-    sweep: Mapped[str | None] = mapped_column(String(100), index=True)
-    trial: Mapped[int | None] = mapped_column(Integer)
-    members: Mapped[list | None] = mapped_column(JSON)  # run ids of an ensemble
-    # Who recorded it: the database role on PostgreSQL (row-level security compares it with
-    # current_user, see classroom.py), the OS user elsewhere.
-    owner: Mapped[str | None] = mapped_column(String(100), index=True)
-
-    epochs: Mapped[list[Epoch]] = relationship(back_populates="run", order_by="Epoch.epoch",
-                                               cascade="all, delete-orphan")
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return RUN_COLUMNS
-
-
-class Epoch(Base):
-    __tablename__ = "epochs"
-
-    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
-    epoch: Mapped[int] = mapped_column(Integer, primary_key=True)  # 1-based
-    loss: Mapped[float | None] = mapped_column(Float)
-    accuracy: Mapped[float | None] = mapped_column(Float)
-    val_loss: Mapped[float | None] = mapped_column(Float)
-    val_accuracy: Mapped[float | None] = mapped_column(Float)
-    lr: Mapped[float | None] = mapped_column(Float)
-    seconds: Mapped[float | None] = mapped_column(Float)  # wall seconds since training start
-    images_per_s: Mapped[float | None] = mapped_column(Float)
-
-    run: Mapped[Run] = relationship(back_populates="epochs")
-
-
-RUN_COLUMNS = tuple(c.name for c in Run.__table__.columns)
 # What a copy of a run gets anew rather than from its source.
 _NOT_COPIED = ("id", "status", "host", "pid", "heartbeat_at", "created_at", "finished_at", "error",
                "verification", "verification_note", "owner")
@@ -498,56 +421,22 @@ class Store:
             return Path(database).expanduser().absolute()
         return None
 
+    @property
+    def layout(self) -> BoardLayout:
+        """Where this board's files go (layout.py)."""
+        return BoardLayout(self.url, self._sqlite_path())
+
     def board_key(self) -> str:
-        """A folder name of this board's own, so that two boards never share a model file: a SQLite
-        file's stem (beside the file, the folder is already the board's), with a digest of the file's
-        full path when MNISTBENCH_ARTIFACTS gathers the models of every board in one place; else the
-        database's host and name."""
-        path = self._sqlite_path()
-        if path is not None:
-            if os.environ.get("MNISTBENCH_ARTIFACTS"):
-                import hashlib  # noqa: PLC0415
-
-                return f"{path.stem}-{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:10]}"
-            return path.stem
-        url = make_url(self.url)
-        raw = f"{url.get_backend_name()}-{url.host or 'local'}-{url.port or ''}-{url.database or 'memory'}"
-        return "".join(c if c.isalnum() or c in "-_." else "_" for c in raw)
-
-    def _folder(self, kind: str) -> Path:
-        path = self._sqlite_path()
-        base = path.parent if path is not None else DEFAULT_DB.parent.absolute()
-        return base / kind / self.board_key()
+        return self.layout.key()
 
     def artifacts_dir(self) -> Path:
-        """Where this board's saved models go: models/<board>/ beside a SQLite file, else under
-        leaderboards/, or $MNISTBENCH_ARTIFACTS/<board>/. Rows record a model's path relative to it."""
-        if os.environ.get("MNISTBENCH_ARTIFACTS"):
-            return Path(os.environ["MNISTBENCH_ARTIFACTS"]).expanduser().absolute() / self.board_key()
-        return self._folder("models")
+        return self.layout.models()
 
     def figures_dir(self) -> Path:
-        return self._folder("figures")
+        return self.layout.figures()
 
     def model_file(self, run) -> Path | None:
-        """The file of a run's saved model, wherever the command runs: a path recorded relative to the
-        board's artifacts folder (older boards: to the board's own folder). A row's path is a stranger's
-        words on a class board, so it is honoured only inside those folders (no /dev/zero, no symlink
-        out of them); see artifacts.check_model_file for what is then opened."""
-        if not run.model_path:
-            return None
-        recorded = Path(run.model_path)
-        roots = [self.artifacts_dir()]
-        path = self._sqlite_path()
-        if path is not None:
-            roots += [path.parent, path.parent.parent]  # leaderboards/models/run-N.keras, from the repo root
-        candidates = [recorded] if recorded.is_absolute() else [root / recorded for root in roots]
-        for candidate in candidates:
-            real = candidate.resolve()
-            if not any(real.is_relative_to(root.resolve()) for root in roots):
-                raise StoreError(f"run {run.id}'s model path {str(run.model_path)[:80]!r} points outside the "
-                                 f"board's models folder {roots[0]}; refused")
-        return next((c for c in candidates if c.exists()), candidates[0])
+        return self.layout.model_file(run)
 
     def integrity_check(self) -> str:
         if not self.is_sqlite:

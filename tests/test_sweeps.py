@@ -128,7 +128,7 @@ def test_sweep_cli_reports_each_trial_rounded_and_ends_with_a_table(real_mnist_p
     (tmp_path / "space.json").write_text(json.dumps(SPACE))
     common = ["--model", "baseline", "--epochs", "1", "--train-size", "300", "--val-size", "100",
               "--space", str(tmp_path / "space.json"), "--no-prune", "--db", db_url, "--data", str(real_mnist_path)]
-    result = CliRunner().invoke(app, ["sweep", "accuracy", "--trials", "2", "--name", "cli", *common],
+    result = CliRunner().invoke(app, ["sweep", "run", "accuracy", "--trials", "2", "--name", "cli", *common],
                                 env={"COLUMNS": "160"})
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
@@ -138,7 +138,16 @@ def test_sweep_cli_reports_each_trial_rounded_and_ends_with_a_table(real_mnist_p
         lr = line.split("lr=")[1].split()[0].rstrip(",")
         assert len(lr.replace("0.", "").lstrip("0")) <= 3 and "{" not in line
     assert "this command's trials" in result.stdout and "val %" in result.stdout
-    resumed = CliRunner().invoke(app, ["sweep", "accuracy", "--trials", "3", "--resume", "cli", *common],
+    resumed = CliRunner().invoke(app, ["sweep", "run", "accuracy", "--trials", "3", "--resume", "cli", *common],
                                  env={"COLUMNS": "160"})
     assert resumed.exit_code == 0, resumed.stderr
     assert len([line for line in resumed.stdout.splitlines() if line.startswith("trial ")]) == 1
+
+
+def test_the_old_spelling_of_a_sweep_names_the_new_one(db_url):
+    from .conftest import one_line
+
+    for benchmark in ("accuracy", "params"):
+        result = CliRunner().invoke(app, ["sweep", benchmark, "--trials", "2", "--db", db_url])
+        one_line(result, f"mnistbench sweep run {benchmark}")
+    assert not Store(db_url).runs()

@@ -129,6 +129,7 @@ BENCHMARKS = Benchmark.values()
 DEFAULT_VAL_SIZE = 5000  # validation images held out of the 60,000 training images, stratified
 TRAINING_IMAGES = 60_000
 DEFAULT_TARGETS = {"params": 0.99, "labels": 0.95}  # a board's default test-accuracy target
+DEFAULT_MODELS = {"accuracy": "baseline", "params": "shared"}  # what `train BOARD` trains without --model
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from ..config import (
     TrainBenchmark,
 )
 from .app import DataOption, DbOption, SetOption, app, fail, friendly, make_console, open_store
+from .views import find_smallest_table, say_mean, trials_table
 
 
 @app.command("train")
@@ -68,7 +69,7 @@ def train_command(
     """Train a zoo model, evaluate it once on the test set, and record the run."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from ..config import Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds, parse_settings  # noqa: PLC0415
+    from ..config import DEFAULT_MODELS, Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds, parse_settings  # noqa: PLC0415
     from ..data import load_mnist  # noqa: PLC0415
     from ..errors import ConfigError  # noqa: PLC0415
 
@@ -84,7 +85,7 @@ def train_command(
     from ..progress import RichProgress  # noqa: PLC0415
     from ..training import train  # noqa: PLC0415
 
-    name = model or ("shared" if benchmark == TrainBenchmark.params else "baseline")
+    name = model or DEFAULT_MODELS[benchmark.value]
     spec = get_spec(name)  # an unknown name fails before any data is looked for
     warning = unused_gpu_warning()
     if warning:
@@ -106,8 +107,6 @@ def train_command(
     mnist = load_mnist(data)
     console = make_console()
     if smallest:
-        from rich.table import Table  # noqa: PLC0415
-
         from ..params import find_smallest, pareto_curve  # noqa: PLC0415
 
         with RichProgress(console) as progress:
@@ -117,17 +116,7 @@ def train_command(
         if reused:
             console.print(f"taken from the board, not trained again (same config and seed, model saved): "
                           f"run{'s' * (len(reused) > 1)} {', '.join(map(str, reused))}; --no-resume trains them anew")
-        front = {a.width for a in pareto_curve(outcome.attempts)}
-        curve = Table(title=f"find-smallest {name}: mean validation accuracy by width", title_justify="left",
-                      caption="* on the Pareto front (no smaller width reached a higher mean validation accuracy)")
-        for header in ("width", "params", "runs", "val % (mean)", "val % by seed", "reached", "front"):
-            curve.add_column(header, justify="right")
-        for a in sorted(outcome.attempts, key=lambda a: a.params_total):
-            mean = "–" if a.val_accuracy is None else f"{100 * a.val_accuracy:.2f}"
-            by_seed = " / ".join("–" if v is None else f"{100 * v:.2f}" for v in a.val_accuracies)
-            curve.add_row(str(a.width), f"{a.params_total:,}", ",".join(map(str, a.run_ids)), mean, by_seed,
-                          "yes" if (a.val_accuracy or 0) >= target / 100 else "no", "*" if a.width in front else "")
-        console.print(curve)
+        console.print(find_smallest_table(outcome, name, target / 100, pareto_curve(outcome.attempts)))
         stopped = f"stopped at width {outcome.attempts[-1].width} (interrupted)" if outcome.interrupted else ""
         if outcome.best is None:
             fail(f"{stopped} before any width reached {target:.2f} % on validation" if stopped
@@ -156,20 +145,8 @@ def train_command(
         if result.status == "interrupted":
             raise typer.Exit(130)
     if len(results) > 1:
-        _say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
+        say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
                   [r.run_id for r in results])
-
-
-def _say_mean(console, accuracies: list, seconds: list, run_ids: list) -> None:
-    import statistics  # noqa: PLC0415
-
-    values = [100 * a for a in accuracies if a is not None]
-    if not values:
-        return
-    spread = f" ± {statistics.stdev(values):.2f}" if len(values) > 1 else ""
-    console.print(f"runs {', '.join(map(str, run_ids))}: mean test accuracy {statistics.fmean(values):.2f} %{spread} "
-                  f"(n={len(values)}, worst {min(values):.2f} %), {statistics.fmean(seconds):.1f} s of training each "
-                  f"on average")
 
 
 @app.command()
@@ -235,7 +212,7 @@ def labels(
         if result.grid_path:
             console.print(f"chosen images: {result.grid_path}")
     if len(results) > 1:
-        _say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
+        say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],
                   [r.run_id for r in results])
 
 
@@ -253,7 +230,7 @@ def sweep_show(name: Annotated[str, typer.Argument(help="The sweep's name.")], d
     console = make_console()
     store = open_store(db)
     summary = summarize(store, name, store.figures_dir())
-    console.print(_trials_table(f"Sweep {name}: best trials", summary.rows,
+    console.print(trials_table(f"Sweep {name}: best trials", summary.rows,
                                 ", ".join(f"{n} {state}" for state, n in sorted(summary.states.items()))))
     if summary.importances:
         console.print("parameter importances: " + ", ".join(f"{k} {v:.2f}" for k, v in summary.importances.items()))
@@ -314,7 +291,7 @@ def sweep_run(
                                space=load_space(space) if space else None, prune=prune, pruner=pruner.value,
                                resume=resume is not None, on_trial=progress.on_trial)
         if progress.ended:
-            console.print(_trials_table(f"Sweep {label}: this command's trials", progress.ended))
+            console.print(trials_table(f"Sweep {label}: this command's trials", progress.ended))
     except KeyboardInterrupt:
         typer.echo(f"sweep {label} stopped; its finished trials are kept: continue with --resume {label}", err=True)
         raise typer.Exit(130) from None
@@ -324,18 +301,3 @@ def sweep_run(
                   f"validation accuracy {100 * result.best_val_accuracy:.2f} % with {format_params(result.best_params)}; "
                   f"its test accuracy (measured once) {100 * result.winner_test_accuracy:.2f} %, run "
                   f"{result.winner_run_id}")
-
-
-def _trials_table(title: str, rows: list[dict], caption: str = ""):
-    """Trials as a table: one column per key (parameters included), values rounded."""
-    from rich.table import Table  # noqa: PLC0415
-
-    from ..sweeps import rounded  # noqa: PLC0415
-
-    table = Table(title=title, title_justify="left", caption=caption or None)
-    keys = list(dict.fromkeys(k for row in rows for k in row)) or ["trial"]
-    for key in keys:
-        table.add_column("val %" if key == "val_accuracy" else key, justify="left" if key == "state" else "right")
-    for row in rows:
-        table.add_row(*(rounded(row.get(k), k) for k in keys))
-    return table

@@ -52,8 +52,11 @@ def _scrambled(mnist: Mnist, keep: list[int], seed: int = 1) -> Mnist:
 
 
 # Each with its defaults, and selftrain with cross-fitting too (its images split between its CNNs by a
-# seeded shuffle, no label).
-CASES = [(*case, {}) for case in LABEL_FREE] + [("kmeans", "embedding", "selftrain", {"selftrain_crossfit": True})]
+# seeded shuffle, no label). The embedding methods train for minutes: the default suite keeps selftrain's
+# default (the labels board's record method); cluster and cross-fitting run with `pytest -m slow`.
+_SLOW = pytest.mark.slow
+CASES = [pytest.param(*case, {}, marks=[_SLOW] if case[2] == "cluster" else []) for case in LABEL_FREE] + [
+    pytest.param("kmeans", "embedding", "selftrain", {"selftrain_crossfit": True}, marks=[_SLOW])]
 
 
 @pytest.mark.parametrize("select, features, method, options", CASES)

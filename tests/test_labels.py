@@ -186,6 +186,7 @@ def test_selftrain_runs_end_to_end(tiny_mnist, db_url, k, kind):
     assert verify_run(store, run.id, tiny_mnist).status == "verified"
 
 
+@pytest.mark.slow  # minutes of real training; `pytest -m slow` runs it
 def test_selftrain_learns_real_digits_from_ten_labels(real_mnist_path, db_url):
     """A smoke run on 3,000 real training images (the synthetic bars are no test: deskewing centres their
     ink, and shifts under augmentation move one bar onto the next)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+import pytest
 from typer.testing import CliRunner
 
 from mnistbench import params, training
@@ -108,6 +109,7 @@ def test_find_smallest_cli_prints_the_curve(real_mnist_path, db_url, tmp_path):
     assert len(Store(db_url).runs()) == 4
 
 
+@pytest.mark.slow  # minutes of real training; `pytest -m slow` runs it
 def test_find_smallest_resumes_from_finished_runs_of_the_same_config(tiny_mnist, db_url):
     store = Store(db_url)
     config = TrainConfig(benchmark="params", model="tiny", recipe=Recipe(epochs=1, batch_size=64, callbacks=()),

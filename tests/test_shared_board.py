@@ -39,6 +39,7 @@ def test_four_writers_at_once_with_a_reader(any_db_url):
     assert Store(any_db_url).integrity_check() == "ok"
 
 
+@pytest.mark.slow  # test_faults' SIGKILL test covers the default suite; this one repeats it on every backend
 def test_sigkilled_training_is_marked_interrupted(any_db_url, real_mnist_path, tmp_path):
     """A real `mnistbench train` killed mid-run: the next command that opens the board reaps it."""
     env = {**os.environ, "MNISTBENCH_ARTIFACTS": str(tmp_path / "models")}

@@ -94,6 +94,7 @@ sweeps.run_sweep(base(epochs=1), make_tiny_mnist(), Store(sys.argv[1]), name="sh
 """
 
 
+@pytest.mark.slow  # minutes of real training; `pytest -m slow` runs it
 def test_two_workers_share_one_sqlite_study(db_url, tiny_mnist, request):
     store = Store(db_url)
     sweeps.run_sweep(base(epochs=1), tiny_mnist, store, name="shared", trials=1, space=SPACE, prune=False)

@@ -158,16 +158,19 @@ def records(runs) -> list[dict]:
     least three) among the runs made for that board, the best ensemble, with its figures and the best
     honest public figure beside it."""
     from .aggregate import groups  # noqa: PLC0415
+    from .rules import RULES, Entry  # noqa: PLC0415
+
+    def best(board: str) -> list:
+        """The board's own rule over its configurations of three seeds or more, among the runs made for it."""
+        ranked, _ = RULES[board].rank([Entry.of_group(g) for g in groups(runs, {board}) if g.n >= 3])
+        return [e.item for e in ranked]
 
     out = []
-    accuracy = sorted((g for g in groups(runs, {"accuracy"}) if g.n >= 3), key=lambda g: (-g.mean, g.runs[0].id))
-    params = sorted((g for g in groups(runs, {"params"}) if g.n >= 3 and g.mean >= 0.99
-                     and g.runs[0].params_total), key=lambda g: (g.runs[0].params_total, -g.mean))
-    labels = sorted((g for g in groups(runs, {"labels"}) if g.n >= 3 and g.mean >= 0.99
-                     and g.runs[0].labels_used is not None), key=lambda g: (g.runs[0].labels_used, -g.mean))
-    for board, title, found, what in (("accuracy", "Maximum accuracy, one model", accuracy, "single model"),
-                                      ("params", "Minimum parameters at 99 %", params, "single model"),
-                                      ("labels", "Minimum labels at 99 %", labels, "")):
+    for board, title, found, what in (
+            ("accuracy", "Maximum accuracy, one model", best("accuracy"), "single model"),
+            ("params", f"Minimum parameters at {RULES['params'].goal():.0%}".replace("%", " %"), best("params"),
+             "single model"),
+            ("labels", f"Minimum labels at {RULES['labels'].goal():.0%}".replace("%", " %"), best("labels"), "")):
         row = {"board": title, "anchor": _anchor(board, what)}
         if found:
             g = found[0]

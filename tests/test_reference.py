@@ -100,7 +100,8 @@ def test_the_records_table_says_each_boards_record_beside_the_best_honest_figure
     assert "99.72 % ± 0.02 (n = 3; 99.70 % / 99.72 % / 99.74 %)" in rows["Maximum accuracy, one model"]
     assert "990 / 1,000" in rows["Maximum accuracy, one model"] and "An et al." in rows["Maximum accuracy, one model"]
     assert "99.80 %" in rows["Maximum accuracy, ensemble"] and "cdeotte" in rows["Maximum accuracy, ensemble"]
-    assert "no reference run yet" in rows["Minimum labels at 99 %"]
+    assert "no reference run yet" in rows["Minimum labels at 95 %"]  # the labels board's own target
+    assert "no reference run yet" in rows["Minimum parameters at 99 %"]
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# x\n{reference.README_START}\nold\n{reference.README_END}\nafter\n")
@@ -128,6 +129,7 @@ def test_the_checked_in_reference_board_rebuilds_and_matches_what_is_published(r
     built = reference.build(board, load_mnist(real_mnist_path), folder)
     assert sorted(name for name, _, _ in built.imported) == bundles
     runs = board.runs()
+    assert {r.benchmark for r in runs} == {"accuracy", "params", "labels"}, "every board holds a reference run"
     readme = (root / "README.md").read_text()
     published = readme[readme.index(README_START) + len(README_START):readme.index(README_END)]
     assert published.strip() == records_markdown(runs).strip(), "run `mnistbench reference publish`"

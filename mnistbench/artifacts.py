@@ -69,14 +69,13 @@ def _without_compile(config):
     return config
 
 
-def has_optimizer_state(path: Path) -> bool:
-    """Whether a `.keras` file holds an optimizer's variables (files saved before `weights_only`)."""
+def has_optimizer_state(keras_file) -> bool:
+    """Whether a `.keras` file (a path or an open binary file) holds an optimizer's variables: files saved
+    before `weights_only`."""
     import h5py  # noqa: PLC0415  (Keras's own weights format)
 
-    found = []
-    with zipfile.ZipFile(path) as archive, archive.open("model.weights.h5") as weights, h5py.File(weights) as h5:
-        h5.visit(lambda name: found.append(name) if name.rsplit("/", 1)[-1] == "optimizer" else None)
-    return bool(found)
+    with zipfile.ZipFile(keras_file) as archive, archive.open("model.weights.h5") as weights, h5py.File(weights) as h5:
+        return h5.visit(lambda name: True if name.rsplit("/", 1)[-1] == "optimizer" else None) is not None
 
 
 def save_model(model, path: Path) -> str:

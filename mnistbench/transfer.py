@@ -85,9 +85,10 @@ def export_run(store, run_id: int, output: str | Path) -> Path:
         raise TransferError(f"run {run_id} has no saved model to export ({why})")
     if not path.exists():
         raise TransferError(f"run {run_id}'s model file {path} is missing")
-    from .artifacts import has_optimizer_state, sha256_file  # noqa: PLC0415
+    from .artifacts import check_model_file, has_optimizer_state  # noqa: PLC0415
 
-    if sha256_file(path) != run.model_sha256:
+    model = check_model_file(path).read_bytes()  # read once: hashed, inspected and packed
+    if hashlib.sha256(model).hexdigest() != run.model_sha256:
         raise TransferError(f"run {run_id}'s model file {path} differs from its recorded SHA-256; "
                             f"`mnistbench verify {run_id}` says more")
     from . import __version__  # noqa: PLC0415
@@ -96,8 +97,7 @@ def export_run(store, run_id: int, output: str | Path) -> Path:
     manifest = {"format": FORMAT, "version": VERSION, "mnistbench": __version__,
                 "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "run": row, "epochs": [{k: getattr(e, k) for k in EPOCH_COLUMNS} for e in run.epochs]}
-    model = path.read_bytes()
-    if has_optimizer_state(path):  # saved before runs kept weights only: the same weights, a third the size
+    if has_optimizer_state(io.BytesIO(model)):  # saved before runs kept weights only: the same weights, a third the size
         model = _weights_only_bytes(path)
         manifest["model_as_trained_sha256"] = row["model_sha256"]
         row["model_sha256"] = hashlib.sha256(model).hexdigest()

@@ -22,8 +22,8 @@ from .backend import keras, tf
 from .config import TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError, TrainingFailed
+from .fitting import classification_targets, compile_for, fit, steps_per_epoch
 from .models import builder_options, create_model, get_spec, parameter_counts, with_test_time_shifts
-from .pipeline import batches
 from .store import Store
 from .threads import ThreadSpreader
 
@@ -71,35 +71,6 @@ def set_determinism(seed: int) -> None:
     """Same seed, same machine, same accuracy: Keras's global seeds plus TensorFlow's op determinism."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
-
-
-def learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """A float, or a per-step schedule for onecycle/cosine (onecycle warms up over the recipe's `warmup`)."""
-    r = config.recipe
-    total = max(1, r.epochs * steps_per_epoch)
-    if r.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(r.lr, decay_steps=total, alpha=0.01)
-    if r.schedule == "onecycle":
-        warmup = max(1, int(r.warmup * total))
-        # A run of a single step (a tiny --train-size) still gets a schedule: at least one step to decay.
-        return keras.optimizers.schedules.CosineDecay(r.lr / 10, decay_steps=max(1, total - warmup), alpha=0.001,
-                                                      warmup_target=r.lr, warmup_steps=warmup)
-    return r.lr
-
-
-def make_optimizer(config: TrainConfig, steps_per_epoch: int):
-    r = config.recipe
-    lr = learning_rate(config, steps_per_epoch)
-    # Keras keeps the average beside the weights and writes it into them when fit ends.
-    ema = {"use_ema": True, "ema_momentum": r.ema} if r.ema else {}
-    if r.optimizer == "adam":
-        return keras.optimizers.Adam(lr, beta_1=r.beta_1, beta_2=r.beta_2, **ema)
-    if r.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=r.weight_decay or 1e-4, beta_1=r.beta_1, beta_2=r.beta_2,
-                                      **ema)
-    if r.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=r.momentum, nesterov=True, **ema)
-    return keras.optimizers.RMSprop(lr, **ema)
 
 
 def recipe_marks(recipe) -> list[str]:
@@ -194,23 +165,6 @@ class _StepPoller:
         self.stop.set()
 
 
-def callbacks_for(config: TrainConfig, with_validation: bool = True) -> list[keras.callbacks.Callback]:
-    r, out = config.recipe, []
-    if "early_stopping" in r.callbacks and with_validation:
-        # Best weights are restored by _Recorder, which also covers Ctrl-C.
-        out.append(keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=r.patience, mode="max"))
-    if "reduce_lr" in r.callbacks:
-        out.append(keras.callbacks.ReduceLROnPlateau(monitor="loss", factor=r.reduce_lr_factor,
-                                                     patience=r.reduce_lr_patience, min_lr=r.min_lr))
-    if "decay" in r.callbacks:
-        base = r.lr
-        rate = r.decay_rate
-        out.append(keras.callbacks.LearningRateScheduler(lambda epoch: base * rate ** epoch))  # the seed's
-    if r.ema and with_validation:
-        out.append(keras.callbacks.SwapEMAWeights())  # validation sees the weights that will be evaluated
-    return out
-
-
 def recorded_config(config: TrainConfig) -> dict:
     """The config as a run's row stores it: every builder argument written out, defaults included."""
     recorded = config.to_dict()
@@ -267,20 +221,13 @@ def distillation_targets(config: TrainConfig, split) -> tuple[np.ndarray, dict]:
     teacher did: its softened predictions, mixed with the true labels by teacher_weight."""
     r = config.recipe
     spec = get_spec(r.teacher)
-    teacher_config = TrainConfig(benchmark=config.benchmark, model=r.teacher, recipe=spec.recipe, seed=config.seed)
-    steps = math.ceil(len(split.x_train) / spec.recipe.batch_size)
     set_determinism(config.seed)  # the same teacher for the same seed, whatever was drawn before
     teacher = create_model(r.teacher)
-    smoothing = spec.recipe.label_smoothing
     onehot = keras.utils.to_categorical(split.y_train, 10)
-    teacher.compile(optimizer=make_optimizer(teacher_config, steps),
-                    loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing),
-                    steps_per_execution=spec.recipe.steps_per_execution)
+    loss, targets = classification_targets(onehot, spec.recipe.label_smoothing)
+    compile_for(teacher, spec.recipe, len(split.x_train), loss=loss, metrics=())
     started = time.perf_counter()
-    teacher.fit(batches(split.x_train, onehot, spec.recipe.batch_size, config.seed,
-                        augment=spec.recipe if spec.recipe.augment else None),
-                shuffle=False, epochs=spec.recipe.epochs, verbose=0,
-                callbacks=callbacks_for(teacher_config, with_validation=False))
+    fit(teacher, split.x_train, targets, spec.recipe, config.seed)
     probabilities = teacher.predict(split.x_train, batch_size=1024, verbose=0)
     # Softening: p ** (1/T), renormalised, is softmax(logits / T) for a softmax output.
     softened = np.power(np.clip(probabilities, 1e-12, 1.0), 1.0 / r.teacher_temperature)
@@ -296,26 +243,21 @@ def distillation_targets(config: TrainConfig, split) -> tuple[np.ndarray, dict]:
 def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store: Store, run, *,
                       observer, artifacts_dir, evaluate_test: bool, callbacks) -> TrainResult:
     r = config.recipe
-    steps = math.ceil(len(split.x_train) / r.batch_size)
+    steps = steps_per_epoch(len(split.x_train), r)
     teacher_seconds = 0.0
     measured: dict = {}  # the run's details: what it found on the way, apart from what it was told
     flags = recipe_marks(r) + (["test-selected"] if config.select_on_test else [])
     if flags:
         run.set(flags=", ".join(flags))
+    y_train = split.y_train
     if r.teacher:
         started = time.perf_counter()
         y_train, measured["teacher_run"] = distillation_targets(config, split)
         teacher_seconds = time.perf_counter() - started
         run.set(details=measured)
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
-        y_val = keras.utils.to_categorical(split.y_val, 10)
-    elif r.label_smoothing:
-        loss = keras.losses.CategoricalCrossentropy(label_smoothing=r.label_smoothing)
-        y_train, y_val = (keras.utils.to_categorical(y, 10) for y in (split.y_train, split.y_val))
-    else:
-        loss, y_train, y_val = "sparse_categorical_crossentropy", split.y_train, split.y_val
-    net.compile(optimizer=make_optimizer(config, steps), loss=loss, metrics=["accuracy"],
-                      steps_per_execution=r.steps_per_execution)
+    loss, y_train = classification_targets(y_train, r.label_smoothing)
+    y_val = split.y_val if isinstance(loss, str) else keras.utils.to_categorical(split.y_val, 10)
+    compile_for(net, r, len(split.x_train), loss=loss)
     recorder = _Recorder(store, run.run_id, r.epochs, len(split.x_train), observer, net, head_start=teacher_seconds)
     if observer is not None:
         observer.on_start(run.run_id, config, len(split.x_train), steps)
@@ -326,12 +268,9 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
     start = time.perf_counter()
     try:
         with _StepPoller(recorder, net.optimizer, observer), spreader:
-            net.fit(  # the dataset shuffles itself, afresh every epoch
-                batches(split.x_train, y_train, r.batch_size, config.seed, augment=r if r.augment else None),
-                shuffle=False, epochs=r.epochs,
-                verbose=0, validation_data=(split.x_val, y_val) if len(split.x_val) else None,
-                callbacks=[recorder, *callbacks_for(config), *(callbacks or [])],
-            )
+            fit(net, split.x_train, y_train, r, config.seed,
+                validation=(split.x_val, y_val) if len(split.x_val) else None,
+                callbacks=[recorder], extra_callbacks=callbacks or ())
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: the epochs done still count, evaluated below
         run.interrupted("terminated (SIGTERM)" if exc.__class__.__name__ == "Terminated" else "interrupted (Ctrl-C)")
     finally:

@@ -72,3 +72,23 @@ def test_the_check_sees_imports_at_any_depth():
     assert "mnistbench.backend" in _reach("mnistbench.training")
     assert "sqlalchemy" in _reach("mnistbench.store") and "mnistbench.store" in _reach("mnistbench.cli")
     assert "mnistbench.backend" in _reach("mnistbench.artifacts")  # imported inside weights_only
+
+
+def _keras_fit_calls(path: Path) -> list[int]:
+    """Lines that compile a Keras model or fit one for epochs (scikit-learn's `.fit(features)` aside)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            keywords = {k.arg for k in node.keywords}
+            if node.func.attr == "compile" and keywords & {"optimizer", "loss"}:
+                lines.append(node.lineno)
+            elif node.func.attr == "fit" and keywords & {"epochs", "callbacks", "validation_data"}:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_every_keras_fit_goes_through_the_one_fit_path():
+    elsewhere = {str(p.relative_to(PACKAGE)): lines for p in PACKAGE.rglob("*.py")
+                 if p.name != "fitting.py" and (lines := _keras_fit_calls(p))}
+    assert not elsewhere, f"compile/fit outside mnistbench/fitting.py: {elsewhere}"
+    assert _keras_fit_calls(PACKAGE / "fitting.py"), "the checker no longer sees fitting.py's own calls"

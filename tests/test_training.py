@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mnistbench import training
+from mnistbench import fitting, training
 from mnistbench.config import Recipe, TrainConfig
 from mnistbench.errors import ConfigError
 from mnistbench.store import Store
@@ -272,8 +272,8 @@ def test_a_single_step_one_cycle_run_trains(train_size, db_url):
 def test_distillation_trains_the_teacher_on_training_images_only_and_counts_only_the_student(
         tiny_mnist, db_url, monkeypatch):
     seen = []
-    real_batches = training.batches
-    monkeypatch.setattr(training, "batches", lambda x, *a, **k: seen.append(len(x)) or real_batches(x, *a, **k))
+    real_batches = fitting.batches  # every fit, the teacher's too, draws its batches through the one fit path
+    monkeypatch.setattr(fitting, "batches", lambda x, *a, **k: seen.append(len(x)) or real_batches(x, *a, **k))
     cfg = config(model="shared", epochs=2, save_model=False, val_size=50)
     cfg.recipe = Recipe(**{**cfg.recipe.__dict__, "teacher": "fast"})
     store = Store(db_url)

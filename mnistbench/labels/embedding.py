@@ -66,7 +66,8 @@ def _deskewed_umap(x: np.ndarray, seed: int, dims: int, say) -> np.ndarray:
 
 def _compute_embedding(x: np.ndarray, seed: int, epochs: int, dims: int, say) -> np.ndarray:
     from ..backend import keras  # noqa: PLC0415
-    from ..pipeline import batches  # noqa: PLC0415
+    from ..config import Recipe  # noqa: PLC0415
+    from ..fitting import compile_for, fit  # noqa: PLC0415
 
     keras.utils.set_random_seed(seed)
     flat = x.reshape(len(x), -1).astype(np.float32) / 255.0
@@ -79,15 +80,15 @@ def _compute_embedding(x: np.ndarray, seed: int, epochs: int, dims: int, say) ->
     for units in (2000, 500, 500):
         h = keras.layers.Dense(units, activation="relu")(h)
     autoencoder = keras.Model(inputs, keras.layers.Dense(784)(h))
-    autoencoder.compile("adam", "mse")
+    recipe = Recipe(optimizer="adam", lr=1e-3, schedule="constant", callbacks=(), batch_size=256, epochs=epochs)
+    compile_for(autoencoder, recipe, len(flat), loss="mse", metrics=())
     started = time.perf_counter()
 
     def tell(epoch, logs):
         say(f"autoencoder epoch {epoch + 1}/{epochs}: reconstruction loss {logs['loss']:.4f} "
             f"({time.perf_counter() - started:.0f} s)")
 
-    autoencoder.fit(batches(flat, flat, 256, seed), shuffle=False, epochs=epochs, verbose=0,
-                    callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=tell)])
+    fit(autoencoder, flat, flat, recipe, seed, callbacks=[keras.callbacks.LambdaCallback(on_epoch_end=tell)])
     say(f"UMAP of the {len(x):,} codes to {dims} dimensions")
     codes = keras.Model(inputs, code).predict(flat, batch_size=2048, verbose=0)
     return _umap(codes, seed, dims)

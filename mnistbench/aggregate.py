@@ -14,6 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from .boards import TAIL_COLUMNS, Board, Column, test_selected
+from .config import Status
 from .rules import RULES, Entry
 
 
@@ -63,7 +64,7 @@ def groups(runs, benchmarks: set[str]) -> list[Group]:
     """Finished runs of `benchmarks` with a test accuracy, grouped by configuration (latest run per seed)."""
     found: dict[str, dict] = {}
     for run in sorted(runs, key=lambda r: r.id):
-        if (run.status != "finished" or run.test_accuracy is None or run.benchmark not in benchmarks or run.members
+        if (run.status != Status.finished or run.test_accuracy is None or run.benchmark not in benchmarks or run.members
                 or test_selected(run)):
             continue
         key = json.dumps(configuration(run), sort_keys=True, default=str)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .config import Benchmark
+from .config import Benchmark, Status
 from .errors import ConfigError
 from .rules import RULES, Entry
 
@@ -58,7 +58,7 @@ def _ranked(board: str, runs, target: float | None = None) -> tuple[list, list]:
 
 def _finished(runs, benchmarks) -> list:
     """The finished runs of `benchmarks` that may be ranked: with a test accuracy, and none test-selected."""
-    return [r for r in runs if r.status == "finished" and r.benchmark in benchmarks and r.test_accuracy is not None
+    return [r for r in runs if r.status == Status.finished and r.benchmark in benchmarks and r.test_accuracy is not None
             and not test_selected(r)]
 
 
@@ -71,7 +71,7 @@ def test_selected(run) -> bool:
 
 
 def _shown_unranked(runs, benchmarks) -> list:
-    return sorted((r for r in runs if r.status == "finished" and r.benchmark in benchmarks
+    return sorted((r for r in runs if r.status == Status.finished and r.benchmark in benchmarks
                    and r.test_accuracy is not None and test_selected(r)), key=lambda r: (-_acc(r), r.id))
 
 

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from .config import Status
 from .data import to_float
 from .errors import MnistbenchError
 from .verify import ACCURACY_TOLERANCE
@@ -26,7 +27,7 @@ def ensemble(store, run_ids: list[int], mnist, *, expect: float | None = None) -
         raise MnistbenchError("an ensemble needs at least two different runs")
     members = [store.get_run(i) for i in run_ids]
     for run in members:
-        if run.status != "finished" or not run.model_path or run.benchmark != "accuracy":
+        if run.status != Status.finished or not run.model_path or run.benchmark != "accuracy":
             raise MnistbenchError(f"run {run.id} is not a finished accuracy run with a saved model")
         path = store.model_file(run)
         if not path.exists():

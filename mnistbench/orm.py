@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from .config import Status
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -23,7 +25,7 @@ class Run(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     benchmark: Mapped[str] = mapped_column(String(16), index=True)
     model: Mapped[str] = mapped_column(String(64), index=True)
-    status: Mapped[str] = mapped_column(String(16), index=True, default="running")
+    status: Mapped[str] = mapped_column(String(16), index=True, default=Status.running)
     test_accuracy: Mapped[float | None] = mapped_column(Float)
     val_accuracy: Mapped[float | None] = mapped_column(Float)
     params_total: Mapped[int | None] = mapped_column(Integer)  # count_params(), moving statistics included

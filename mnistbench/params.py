@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from .aggregate import configuration, configuration_of
 from .artifacts import evaluate_saved
-from .config import TrainConfig
+from .config import Status, TrainConfig
 from .errors import ConfigError
 from .models import create_model, get_spec, parameter_counts
 from .training import recorded_config, train
@@ -64,7 +64,7 @@ def reusable_run(store, candidate: TrainConfig):
     """The latest finished run of exactly `candidate`'s configuration and seed whose saved model is still
     there and unchallenged, or None."""
     wanted = configuration_of(candidate.benchmark, candidate.model, recorded_config(candidate))
-    for run in reversed(store.runs(benchmark=candidate.benchmark, model=candidate.model, status="finished")):
+    for run in reversed(store.runs(benchmark=candidate.benchmark, model=candidate.model, status=Status.finished)):
         if (run.seed == candidate.seed and run.val_accuracy is not None and not run.members
                 and run.verification != "mismatch" and configuration(run) == wanted):
             model_file = store.model_file(run)
@@ -108,7 +108,7 @@ def find_smallest(config: TrainConfig, mnist, store, *, target: float = 0.99, ob
                            extra={"sweep": tag, "trial": width})
             attempt.run_ids.append(result.run_id)
             attempt.val_accuracies.append(result.val_accuracy)
-            if result.status != "finished":  # stopped by the user: no further seed or width
+            if result.status != Status.finished:  # stopped by the user: no further seed or width
                 finished, attempt.interrupted = False, True
                 break
         outcome.attempts.append(attempt)

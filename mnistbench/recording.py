@@ -8,6 +8,9 @@ goes through `recording`, so they all end the same way:
   the run for dead;
 - Ctrl-C or SIGTERM: `interrupted`; any other exception: `failed` with the error; both re-raised.
 
+A run done elsewhere (an imported export, a submitted model) enters through `arrived`, finished and
+whole in one transaction. These two are the library's only writers of run rows.
+
 A thread refreshes the heartbeat for as long as the body runs, so a run that spends many minutes
 without an epoch to report (a labels embedding, an ensemble's predictions) is not reaped by another
 command that opens the board. No TensorFlow here.
@@ -21,6 +24,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from .config import Status
 from .errors import MnistbenchError, StoreError
 
 
@@ -34,7 +38,7 @@ class Recording:
     def __init__(self, run_id: int):
         self.run_id = run_id
         self.fields: dict = {}
-        self.status = "finished"
+        self.status = Status.finished
         self.error: str | None = None
 
     def set(self, **fields) -> None:
@@ -43,7 +47,7 @@ class Recording:
 
     def interrupted(self, why: str) -> None:
         """End as `interrupted` although the body returns normally (it handled the interruption)."""
-        self.status, self.error = "interrupted", why
+        self.status, self.error = Status.interrupted, why
 
 
 class _Heartbeat:
@@ -109,20 +113,27 @@ def recording(store, **fields) -> Iterator[Recording]:
                 yield run
         except Terminated:
             sigterm.ending = True
-            _end(store, run, "interrupted", "terminated (SIGTERM)")
+            _end(store, run, Status.interrupted, "terminated (SIGTERM)")
             raise
         except KeyboardInterrupt:
             sigterm.ending = True
-            _end(store, run, "interrupted", "interrupted (Ctrl-C)")
+            _end(store, run, Status.interrupted, "interrupted (Ctrl-C)")
             raise
         except BaseException as exc:
             sigterm.ending = True
-            _end(store, run, "failed", f"{exc.__class__.__name__}: {exc}")
+            _end(store, run, Status.failed, f"{exc.__class__.__name__}: {exc}")
             raise
         sigterm.ending = True
         _end(store, run, run.status, run.error)
     if sigterm.pending:
         raise Terminated()
+
+
+def arrived(store, fields: dict, epochs: list[dict], keep=None) -> int:
+    """A run done elsewhere (an imported export, a submitted model file) enters the board finished, with its
+    epochs, in one write transaction: it is never seen running, and a failure half-way leaves no row.
+    `keep(run_id)` runs inside that transaction and returns columns to set (where its model file went)."""
+    return store.record_finished(fields, epochs, before_commit=keep)
 
 
 def _end(store, run: Recording, status: str, error: str | None) -> None:

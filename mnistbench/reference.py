@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .atomic import write_text_atomically
+from .config import Status
 from .errors import MnistbenchError
 
 DEFAULT_FOLDER = Path("leaderboards") / "reference"
@@ -181,7 +182,7 @@ def records(runs) -> list[dict]:
                        params=first.params_total, trainable=first.params_trainable, labels=first.labels_used,
                        seconds=g.mean_seconds, machine=first.device or "", flags=first.flags or "")
         out.append(row)
-    ensembles = sorted((r for r in runs if r.members and r.status == "finished" and r.test_accuracy is not None),
+    ensembles = sorted((r for r in runs if r.members and r.status == Status.finished and r.test_accuracy is not None),
                        key=lambda r: (-r.test_accuracy, r.id))
     row = {"board": "Maximum accuracy, ensemble", "anchor": _anchor("accuracy", "ensemble")}
     if ensembles:

@@ -234,34 +234,35 @@ class Store:
     # --- writing runs -----------------------------------------------------------------------------
 
     def start_run(self, **fields) -> int:
-        """Insert a run as `running` before any work starts; returns its id."""
-        fields.setdefault("status", "running")
-        fields.setdefault("host", socket.gethostname())
-        fields.setdefault("pid", os.getpid())
-        fields.setdefault("heartbeat_at", utcnow())
+        """Insert a run as `running` before any work starts; returns its id. The run lifecycle
+        (recording.py) is the library's one caller."""
         with self._session(write=True) as s:
-            fields.setdefault("owner", self._owner(s))
-            run = Run(**fields)
-            s.add(run)
-            s.flush()
-            return run.id
+            return self._new_run(s, {"status": Status.running, **fields}).id
 
     def record_finished(self, fields: dict, epochs: list[dict], before_commit=None) -> int:
         """Insert a run that is already finished (an import, a submitted model) with its epochs, in one
         write transaction. `before_commit(run_id)` runs inside it (to keep the model file under the new
-        id) and returns columns to set; whatever fails rolls the whole run back."""
-        now = utcnow()
+        id) and returns columns to set; whatever fails rolls the whole run back. The library reaches it
+        through `recording.arrived`."""
         with self._session(write=True) as s:
-            run = Run(**{"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now, "created_at": now,
-                         "owner": self._owner(s), **fields, "status": "finished", "finished_at": now})
-            s.add(run)
-            s.flush()
+            run = self._new_run(s, {**fields, "status": Status.finished, "finished_at": utcnow()})
             for epoch in epochs:
                 s.add(Epoch(run_id=run.id, **epoch))
             run.epochs_run = fields.get("epochs_run", len(epochs) or None)
             for key, value in (before_commit(run.id) if before_commit else {}).items():
                 setattr(run, key, value)
             return run.id
+
+    def _new_run(self, session, fields: dict) -> Run:
+        """A run row with what every run records, however it arrives: who wrote it, from where, when."""
+        now = utcnow()
+        defaults = {"host": socket.gethostname(), "pid": os.getpid(), "heartbeat_at": now, "created_at": now}
+        if "owner" not in fields:
+            defaults["owner"] = self._owner(session)
+        run = Run(**{**defaults, **fields})
+        session.add(run)
+        session.flush()
+        return run
 
     def _owner(self, session) -> str:
         if self.is_sqlite:
@@ -364,7 +365,7 @@ class Store:
         host, now = socket.gethostname(), utcnow()
         try:
             with self._session(write=False) as s:
-                running = s.scalars(select(Run).where(Run.status == "running")).all()
+                running = s.scalars(select(Run).where(Run.status == Status.running)).all()
         except StoreError:
             return []
         dead = [r.id for r in running
@@ -374,8 +375,8 @@ class Store:
             try:
                 with self._session(write=True) as s:
                     run = s.get(Run, run_id)
-                    if run.status == "running":
-                        run.status = "interrupted"
+                    if run.status == Status.running:
+                        run.status = Status.interrupted
                         run.error = "process ended without recording a result (killed or crashed)"
                         run.finished_at = now
             except StoreError:

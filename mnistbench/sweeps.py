@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from .config import Recipe, TrainConfig
+from .config import Recipe, Status, TrainConfig
 from .errors import ConfigError, MnistbenchError, SweepError  # noqa: F401  (SweepError re-exported)
 
 SAMPLERS = ("bayes", "random", "grid")
@@ -258,10 +258,10 @@ def run_sweep(base: TrainConfig, mnist, store, *, name: str, trials: int, method
             trial.set_user_attr("run_id", result.run_id)
             if watcher.pruned_at is not None:
                 row["state"] = f"pruned at epoch {watcher.pruned_at}"
-                store.update_run(result.run_id, status="interrupted", error=f"pruned by the sweep at epoch "
+                store.update_run(result.run_id, status=Status.interrupted, error=f"pruned by the sweep at epoch "
                                  f"{watcher.pruned_at}")
                 raise optuna.TrialPruned()
-            if result.status == "interrupted":
+            if result.status == Status.interrupted:
                 raise KeyboardInterrupt
             return result.val_accuracy if result.val_accuracy is not None else math.nan
         finally:

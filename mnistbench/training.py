@@ -19,7 +19,7 @@ import numpy as np
 from . import data as data_mod
 from .artifacts import evaluate, save_model
 from .backend import keras, tf
-from .config import TrainConfig
+from .config import Status, TrainConfig
 from .environment import run_environment
 from .errors import MnistbenchError, TrainingFailed
 from .fitting import classification_targets, compile_for, fit, steps_per_epoch
@@ -279,7 +279,7 @@ def _fit_and_evaluate(config: TrainConfig, split, net, params_total: int, store:
                 details=measured)
     train_seconds = time.perf_counter() - start + teacher_seconds
 
-    if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == "interrupted"):
+    if recorder.best_weights is not None and ("early_stopping" in r.callbacks or run.status == Status.interrupted):
         net.set_weights(recorder.best_weights)  # the best epoch on validation, never on test
     if r.tta_shift:
         net = with_test_time_shifts(net, r.tta_shift)  # evaluated and saved as one model

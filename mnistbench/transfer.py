@@ -26,9 +26,10 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import write_bytes_atomically
-from .config import TRAINING_IMAGES
+from .config import TRAINING_IMAGES, Status
 from .errors import MnistbenchError
 from .legacy import split_config
+from .recording import arrived
 from .sanitize import one_line, shorten
 from .schema import EPOCH_COLUMNS, run_as_dict
 from .verify import ACCURACY_TOLERANCE  # the one-image slack `verify` allows across machines
@@ -74,7 +75,7 @@ class Accepted:
 
 def export_run(store, run_id: int, output: str | Path) -> Path:
     run = store.get_run(run_id, with_epochs=True)
-    if run.status != "finished":
+    if run.status != Status.finished:
         raise TransferError(f"run {run_id} ended {run.status}; only finished runs can be exported")
     if run.members:
         raise TransferError(f"run {run_id} is an ensemble; export its members {run.members} instead")
@@ -313,7 +314,7 @@ def _finished_here(store, fields: dict, epochs: list[dict], data: bytes, sha256:
             return {"model_path": model_path, "model_sha256": sha256}
         return {"flags": (fields.get("flags", "") + ", model not saved")[:200]}
 
-    return store.record_finished(fields, epochs, before_commit=keep)
+    return arrived(store, fields, epochs, keep)
 
 
 def import_run(store, path: str | Path, mnist, package: tuple[dict, bytes] | None = None) -> Accepted:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .config import Status
 from .data import to_float
 from .errors import MnistbenchError
 
@@ -33,7 +34,7 @@ def verify_run(store, run_id: int, mnist) -> Verification:
     if not run.model_path:  # nothing was saved: nothing to check, and no reason to doubt the run
         why = "a labels run of the prototype method, or from before labels runs kept their classifier" \
             if run.benchmark == "labels" else "it was trained with --no-save-model" \
-            if run.status == "finished" else f"it ended {run.status}"
+            if run.status == Status.finished else f"it ended {run.status}"
         raise MnistbenchError(f"run {run_id} has no saved model to verify ({why})")
     result = Verification(run_id, "verified")
     path = store.model_file(run)

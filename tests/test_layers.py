@@ -92,3 +92,16 @@ def test_every_keras_fit_goes_through_the_one_fit_path():
                  if p.name != "fitting.py" and (lines := _keras_fit_calls(p))}
     assert not elsewhere, f"compile/fit outside mnistbench/fitting.py: {elsewhere}"
     assert _keras_fit_calls(PACKAGE / "fitting.py"), "the checker no longer sees fitting.py's own calls"
+
+
+def test_only_the_run_lifecycle_inserts_or_ends_runs():
+    writers = ("start_run", "finish_run", "record_finished")
+    elsewhere = {}
+    for path in PACKAGE.rglob("*.py"):
+        if path.name in ("recording.py", "store.py"):
+            continue
+        calls = [node.lineno for node in ast.walk(ast.parse(path.read_text()))
+                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in writers]
+        if calls:
+            elsewhere[str(path.relative_to(PACKAGE))] = calls
+    assert not elsewhere, f"run rows written outside mnistbench/recording.py: {elsewhere}"

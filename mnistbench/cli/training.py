@@ -16,6 +16,7 @@ from ..config import (
     Pruner,
     Schedule,
     Selection,
+    Status,
     SweepMethod,
     TrainBenchmark,
 )
@@ -142,7 +143,7 @@ def train_command(
         if result.model_path is None and save_model:
             typer.echo(f"warning: run {result.run_id}'s model was not saved (see `mnistbench show "
                        f"{result.run_id}`)", err=True)
-        if result.status == "interrupted":
+        if result.status == Status.interrupted:
             raise typer.Exit(130)
     if len(results) > 1:
         say_mean(console, [r.test_accuracy for r in results], [r.train_seconds for r in results],

@@ -12,6 +12,7 @@ from ..config import (
     Format,
     Status,
 )
+from ..request import target_fraction
 from .app import DbOption, app, fail, friendly, make_console, open_reader_for
 
 
@@ -43,8 +44,7 @@ def board(
 
     if time_to is not None and time_to not in (99.0, 99.5):
         fail("--time-to takes 99 or 99.5")
-    if target is not None and not 0 < target <= 100:  # NaN fails this too
-        fail(f"--target is a percentage between 0 and 100, got {target}")
+    goal = target_fraction(target)
     if top is not None and top < 1:
         fail(f"--top must be at least 1, got {top}")
     if min_seeds is not None and min_seeds < 1:
@@ -54,7 +54,6 @@ def board(
     runs = open_reader_for(db).runs()
     if verified_only:
         runs = [r for r in runs if r.verification == "verified"]
-    goal = None if target is None else target / 100
     if by_config or min_seeds is not None:
         if time_to is not None:
             fail("--time-to ranks single runs; leave out --by-config/--min-seeds")
@@ -187,8 +186,7 @@ def export(
     from ..boards import boards, listing  # noqa: PLC0415
     from ..render import to_csv, to_json, to_markdown  # noqa: PLC0415
 
-    if target is not None and not 0 < target <= 100:
-        fail(f"--target is a percentage between 0 and 100, got {target}")
+    goal = target_fraction(target)
     reader = open_reader_for(db)
     if format == ExportFormat.html:
         from ..schema import default_url, public_url  # noqa: PLC0415
@@ -197,7 +195,7 @@ def export(
         text = html_board(reader, source=public_url(db or default_url()))
     else:
         runs_found = reader.runs()
-        tables = (boards(runs_found, which.value, target=None if target is None else target / 100) if which
+        tables = (boards(runs_found, which.value, target=goal) if which
                   else [listing(runs_found)])
         writer = {"csv": to_csv, "json": to_json, "markdown": to_markdown, "table": to_markdown}[format.value]
         text = writer(tables)

@@ -70,54 +70,47 @@ def train_command(
     """Train a zoo model, evaluate it once on the test set, and record the run."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from ..config import DEFAULT_MODELS, Recipe, TrainConfig, check_width, merge_settings, override, parse_seeds, parse_settings  # noqa: PLC0415
+    from ..config import parse_seeds  # noqa: PLC0415
     from ..data import load_mnist  # noqa: PLC0415
     from ..errors import ConfigError  # noqa: PLC0415
+    from ..request import target_fraction, train_request  # noqa: PLC0415
 
-    recipe_settings, model_settings = parse_settings(settings, Recipe)  # a typo fails before anything loads
+    # Every option is checked before the board opens or TensorFlow loads: a typo fails in a second.
+    request = train_request(
+        benchmark.value, model, settings=settings, width=width, seed=seed, val_size=val_size, train_size=train_size,
+        save_model=save_model, spread_threads=spread_threads, seed_protocol=seed_protocol,
+        recipe_options=dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, schedule=schedule,
+                            callbacks=callbacks, augment=augment, label_smoothing=label_smoothing,
+                            steps_per_execution=steps_per_execution))
     seed_list = parse_seeds(seeds)
     if seed_list and seed is not None:
         raise ConfigError("give --seed or --seeds, not both")
-    if smallest and not 0 < target <= 100:  # NaN fails this too; before hours of training
-        fail(f"--target is a percentage between 0 and 100, got {target}")
+    goal = target_fraction(target) if smallest else None  # before hours of training
     store = open_store(db)  # open the board first: a bad URL should not wait for TensorFlow
     from ..backend import unused_gpu_warning  # noqa: PLC0415
     from ..models import get_spec  # noqa: PLC0415  (imports TensorFlow)
     from ..progress import RichProgress  # noqa: PLC0415
     from ..training import train  # noqa: PLC0415
 
-    name = model or DEFAULT_MODELS[benchmark.value]
+    name = request.model
     spec = get_spec(name)  # an unknown name fails before any data is looked for
     warning = unused_gpu_warning()
     if warning:
         typer.echo(warning, err=True)
-    chosen_callbacks = None
-    if callbacks is not None:
-        chosen_callbacks = tuple(c.strip() for c in callbacks.split(",") if c.strip() and c.strip() != "none")
-    options_given = dict(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer.value if optimizer else None,
-                         schedule=schedule.value if schedule else None, callbacks=chosen_callbacks, augment=augment,
-                         label_smoothing=label_smoothing, steps_per_execution=steps_per_execution)
-    recipe = override(spec.recipe, **merge_settings(options_given, recipe_settings))
-    if "width" in model_settings:
-        width = merge_settings({"width": width}, {"width": model_settings.pop("width")})["width"]
-    options = {**model_settings, **({"width": check_width(width)} if width is not None else {})}
-    given = {"seed": seed, "val_size": 0 if seed_protocol and val_size is None else val_size, "train_size": train_size}
-    config = TrainConfig(benchmark=benchmark.value, model=name, recipe=recipe, save_model=save_model,
-                         spread_threads=spread_threads, model_options=options, select_on_test=seed_protocol,
-                         **{k: v for k, v in given.items() if v is not None}).validate()
+    config = request.config(spec.recipe)
     mnist = load_mnist(data)
     console = make_console()
     if smallest:
         from ..params import find_smallest, pareto_curve  # noqa: PLC0415
 
         with RichProgress(console) as progress:
-            outcome = find_smallest(config, mnist, store, target=target / 100, observer=progress, seeds=seed_list,
+            outcome = find_smallest(config, mnist, store, target=goal, observer=progress, seeds=seed_list,
                              resume=resume)
         reused = [i for a in outcome.attempts for i in a.reused]
         if reused:
             console.print(f"taken from the board, not trained again (same config and seed, model saved): "
                           f"run{'s' * (len(reused) > 1)} {', '.join(map(str, reused))}; --no-resume trains them anew")
-        console.print(find_smallest_table(outcome, name, target / 100, pareto_curve(outcome.attempts)))
+        console.print(find_smallest_table(outcome, name, goal, pareto_curve(outcome.attempts)))
         stopped = f"stopped at width {outcome.attempts[-1].width} (interrupted)" if outcome.interrupted else ""
         if outcome.best is None:
             fail(f"{stopped} before any width reached {target:.2f} % on validation" if stopped

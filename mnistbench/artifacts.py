@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import replacing
 from .errors import MnistbenchError
 
 MAX_MODEL_FILE_BYTES = 512 * 2**20  # far above any model of ours; a bigger file is not one
@@ -83,15 +84,8 @@ def save_model(model, path: Path) -> str:
     a full or read-only disk, leaving no partial file behind."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
-    try:
+    with replacing(path, suffix=".tmp.keras") as temporary:  # Keras insists on the .keras suffix
         weights_only(model).save(temporary)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return sha256_file(path)
 
 

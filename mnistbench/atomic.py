@@ -10,9 +10,31 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
+
+
+@contextmanager
+def replacing(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[Path]:
+    """Yield a temporary path beside `path` for a writer (Keras, NumPy, our own) to fill; once the block
+    ends, the file is synced and renamed over `path` in one step. Any failure, Ctrl-C included, removes
+    the temporary file and re-raises: `path` keeps its old content, or stays absent."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}{suffix}")
+    try:
+        yield temporary
+        with open(temporary, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            temporary.unlink(missing_ok=True)
+        except OSError:  # the name that failed (too long, say) fails here again: nothing to clean
+            pass
+        raise
 
 
 def _failed(path: Path, exc: OSError) -> OutputError:
@@ -35,18 +57,10 @@ def write_bytes_atomically(path: str | os.PathLike, data: bytes) -> Path:
         except OSError as exc:
             raise _failed(path, exc) from None
         return path
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
-        with open(temporary, "wb") as f:
+        with replacing(target) as temporary, open(temporary, "wb") as f:
             f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, target)
     except OSError as exc:
-        try:
-            temporary.unlink(missing_ok=True)
-        except OSError:  # the name that failed (too long, say) fails here again: nothing to clean
-            pass
         raise _failed(path, exc) from None
     return path
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic import replacing
 from .errors import DataError, DigestMismatch
 
 # SHA-256 of np.ascontiguousarray(a).tobytes() for the canonical arrays (shared/data/README.md).
@@ -249,15 +250,8 @@ def read_wheel(path: Path) -> Mnist:
 def write_npz(mnist: Mnist, path: Path) -> Path:
     """Write atomically, so an interrupted import never leaves a half file in the cache."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    try:
-        np.savez_compressed(tmp, **mnist.arrays())
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # a full disk leaves no half file behind
-        raise
+    with replacing(path, suffix=".tmp.npz") as temporary:  # NumPy appends .npz to any other name
+        np.savez_compressed(temporary, **mnist.arrays())
     return path
 
 

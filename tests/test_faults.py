@@ -391,3 +391,17 @@ def test_an_integrity_verdict_of_many_rows_is_one_line():
     assert _one_line(rows) == ("Tree 4 page 9 cell 0: invalid page number 1234; Page 12: never used; "
                                "Page 13: never used (and 1 more)")
     assert _one_line([("ok",)]) == "ok"
+
+
+def test_the_one_atomic_writer_leaves_the_old_file_when_the_writer_fails(tmp_path):
+    from mnistbench.atomic import replacing
+
+    target = tmp_path / "board.html"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), replacing(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("the writer died")
+    assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
+    with replacing(target) as temporary:
+        temporary.write_text("new")
+    assert target.read_text() == "new" and list(tmp_path.iterdir()) == [target]

@@ -1,4 +1,5 @@
-"""What a command was asked, turned into the library's configs: the rules that used to sit in the CLI.
+"""What a command was asked, turned into the library's configs. The command line only passes its options
+through; the rules (defaults, merging a flag with its `--set` twin, what a target is) live here.
 
 Everything here is checked before TensorFlow or MNIST loads, so a typo costs a second, not a training.
 """

@@ -69,3 +69,16 @@ def train_request(benchmark: str, model: str | None, *, recipe_options: dict, se
                         model_options=model_options, run_options={k: v for k, v in given.items() if v is not None},
                         save_model=save_model, spread_threads=spread_threads, seed_protocol=seed_protocol)
 
+
+
+def labels_config(options: dict, settings: list[str] | None, *, stratified: bool = False):
+    """A `labels` command's options (None where not given) and `--set` pairs as its LabelsConfig, checked.
+    Every `--set` name must be a field of the labels config: a labels run has no model builder to pass
+    the rest to."""
+    from .labels.settings import LabelsConfig  # noqa: PLC0415  (labels/ stays unloaded for train)
+
+    chosen, unknown = parse_settings(settings, LabelsConfig)
+    if unknown:
+        raise ConfigError(f"--set {next(iter(unknown))}: not a field of the labels config")
+    given = {name: getattr(value, "value", value) for name, value in options.items() if value is not None}
+    return LabelsConfig(stratified=stratified, **{**chosen, **given}).validate()

@@ -52,3 +52,13 @@ def test_width_from_the_flag_or_a_set_pair_but_not_both_differently():
         train_request("params", "shared", recipe_options=NO_FLAGS, settings=["width=6"], width=7)
     with pytest.raises(ConfigError, match="width"):
         train_request("params", "shared", recipe_options=NO_FLAGS, settings=None, width=0)
+
+
+def test_labels_options_and_set_pairs_become_a_checked_labels_config():
+    from mnistbench.config import Selection
+    from mnistbench.request import labels_config
+
+    config = labels_config({"k": 20, "select": Selection.kmeans, "seed": None}, ["epochs=3"])
+    assert (config.k, config.select, config.epochs, config.seed) == (20, "kmeans", 3, 0)
+    with pytest.raises(ConfigError, match="--set width: not a field of the labels config"):
+        labels_config({}, ["width=3"])

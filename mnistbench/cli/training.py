@@ -168,20 +168,15 @@ def labels(
     """Minimum labels: choose k training images, learn from their labels, evaluate once on the test set."""
     from dataclasses import replace  # noqa: PLC0415
 
-    from ..config import parse_seeds, parse_settings  # noqa: PLC0415
+    from ..config import parse_seeds  # noqa: PLC0415
     from ..errors import ConfigError  # noqa: PLC0415
-    from ..labels.settings import LabelsConfig  # noqa: PLC0415
+    from ..request import labels_config  # noqa: PLC0415
 
     seed_list = parse_seeds(seeds)
     if seed_list and seed is not None:
         raise ConfigError("give --seed or --seeds, not both")
-    chosen, unknown = parse_settings(settings, LabelsConfig)
-    if unknown:
-        raise ConfigError(f"--set {next(iter(unknown))}: not a field of the labels config")
-    given = {"k": k, "select": select, "method": method, "features": features, "model": model, "epochs": epochs,
-             "seed": seed}
-    config = LabelsConfig(stratified=stratified, **{**chosen, **{n: getattr(v, "value", v) for n, v in given.items()
-                                                              if v is not None}}).validate()
+    config = labels_config({"k": k, "select": select, "method": method, "features": features, "model": model,
+                            "epochs": epochs, "seed": seed}, settings, stratified=stratified)
     store = open_store(db)
     from ..data import load_mnist  # noqa: PLC0415
     from ..labels import run_labels  # noqa: PLC0415

@@ -15,13 +15,12 @@ activation, ...). Writes benchmarks/results/tuned_bn.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import numpy as np
 
 from benchmarks.common import save
 from mnistbench.backend import keras
-from mnistbench.config import override, parse_settings
+from mnistbench.config import DEFAULT_VAL_SIZE, override, parse_settings
 from mnistbench.data import load_mnist, split
 from mnistbench.fitting import classification_targets, compile_for, fit
 from mnistbench.models import create_model, get_spec
@@ -90,7 +89,7 @@ def main() -> None:
     recipe = override(spec.recipe, epochs=args.epochs)
     recipe_settings, builder = parse_settings(args.settings, type(recipe))
     recipe = override(recipe, **recipe_settings)
-    data = split(load_mnist(), val_size=5000, train_size=args.train_size, seed=args.seed)
+    data = split(load_mnist(), val_size=DEFAULT_VAL_SIZE, train_size=args.train_size, seed=args.seed)
     set_determinism(args.seed)
     net = create_model("tuned", **builder)
     loss, targets = classification_targets(data.y_train, recipe.label_smoothing)
@@ -100,7 +99,7 @@ def main() -> None:
     fit(net, data.x_train, targets, recipe, args.seed, extra_callbacks=[both])
 
     result = {"train_size": len(data.x_train), "epochs": args.epochs, "seed": args.seed, "builder": builder,
-              "recipe": {k: v for k, v in dataclasses.asdict(recipe).items() if k in recipe_settings},
+              "recipe_changes": recipe_settings,
               "per_epoch": both.epochs}
     for lag in both.epochs[-1]["lags"]:
         print(f"  {lag['layer']:24} true std {lag['true_std_median']:.4f}  moving mean off by "

@@ -6,7 +6,7 @@ Importing this module imports Keras (and TensorFlow); commands that only read th
 from __future__ import annotations
 
 import fnmatch
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from .backend import keras, tf
@@ -64,6 +64,11 @@ def create_model(name: str, **overrides) -> keras.Model:
         return spec.builder(**overrides)
     except TypeError as exc:
         raise UnknownModel(f"model {name!r} does not take {', '.join(overrides)} ({exc})") from None
+    except ValueError as exc:
+        if not overrides:  # the zoo's own defaults failing is a bug, not bad input
+            raise
+        given = ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise UnknownModel(f"model {name!r} cannot be built with {given}: {exc}") from None
 
 
 def builder_options(name: str, **overrides) -> dict:
@@ -344,21 +349,57 @@ def shared(width: int = 26, dropout: float = 0.1) -> keras.Model:
     """Few-parameter CNN whose one separable conv is applied three times (its weights counted once)."""
 
     def block(layer, x):
-        x = SampleNorm()(layers.ReLU()(layer(x)))
-        return layers.Dropout(dropout)(x) if dropout else x
+        return _norm_block(layer, x, dropout)
 
     inputs = keras.Input(INPUT_SHAPE)
-    x = block(layers.Conv2D(8, 3), inputs)  # (26, 26, 8)
-    x = layers.MaxPooling2D(2)(x)  # (13, 13, 8)
-    x = block(layers.SeparableConv2D(width, 3), x)  # (11, 11, width)
-    reused = layers.SeparableConv2D(width, 3, padding="same")
-    for _ in range(3):
-        x = block(reused, x)
-    x = layers.GlobalAveragePooling2D()(x)
+    x = _shared_trunk(inputs, width, first=8, repeats=3, block=block)
     x = block(layers.Dense(16), x)
     outputs = layers.Dense(10, activation="softmax")(x)
     return keras.Model(inputs, outputs, name=f"shared{width}")
 
+
+def _norm_block(layer, x, dropout: float = 0.0):
+    """`layer`, ReLU, SampleNorm, and dropout where asked: the unit every layer of the shared family is."""
+    x = SampleNorm()(layers.ReLU()(layer(x)))
+    return layers.Dropout(dropout)(x) if dropout else x
+
+
+def _shared_trunk(inputs, width: int, *, first: int, repeats: int, block) -> keras.KerasTensor:
+    """The shared family's feature extractor, up to its global average pooling: a 3x3 conv of `first` maps,
+    max-pooling, a valid separable conv to `width` maps, then one 'same' separable conv applied `repeats`
+    times (its weights counted once, each use with a SampleNorm of its own)."""
+    x = block(layers.Conv2D(first, 3), inputs)  # (26, 26, first)
+    x = layers.MaxPooling2D(2)(x)  # (13, 13, first)
+    x = block(layers.SeparableConv2D(width, 3), x)  # (11, 11, width)
+    reused = layers.SeparableConv2D(width, 3, padding="same")
+    for _ in range(repeats):
+        x = block(reused, x)
+    return layers.GlobalAveragePooling2D()(x)
+
+
+# lean's recipe: shared's one-cycle Adam at batch 256, mild augmentation against its 30-epoch overfitting
+# (train 98.96 % against validation 98.30 % without it), more epochs because under augmentation it still
+# underfits at 30 (train 98.21 %), and five shifted views at test time (+0.34 and +0.32 points of
+# validation accuracy on two 30-epoch probes). Chosen on validation, seed 0; docs/experiments.md.
+LEAN_RECIPE = replace(SHARED_RECIPE, batch_size=256, epochs=50, augment=True, rotation=10.0, zoom=0.1, shear=0.05,
+                      shift=0.08, tta_shift=1)
+
+
+@register_model(source="mnistbench: shared's design without its hidden dense layer (global average pooling "
+                       "straight to 10 classes)",
+                recipe=LEAN_RECIPE, benchmark="params", widths=(13, 15, 17),
+                space={"width": {"type": "int", "low": 10, "high": 17}})
+def lean(width: int = 17, first: int = 8, repeats: int = 5) -> keras.Model:
+    """Under 1,000 parameters: shared without its hidden Dense16, its separable conv applied five times (958 at width 17).
+
+    Dropping the 16-unit layer (and its SampleNorm) frees 334 parameters, which go to the width of the
+    separable conv: applied three times, at 954 parameters, it reached 98.30 % validation where shared at
+    width 13 (974) had 97.90 % under the same 30-epoch recipe; applied five times (two more SampleNorms,
+    4 parameters, 1.35x the step) 98.64 %."""
+    inputs = keras.Input(INPUT_SHAPE)
+    x = _shared_trunk(inputs, width, first=first, repeats=repeats, block=_norm_block)
+    outputs = layers.Dense(10, activation="softmax")(x)  # class scores straight from the pooled maps
+    return keras.Model(inputs, outputs, name=f"lean{width}")
 
 
 @keras.saving.register_keras_serializable(package="mnistbench")

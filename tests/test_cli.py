@@ -231,7 +231,7 @@ def test_models_fits_80_columns_one_row_per_model():
     rows = [line for line in lines if line.startswith("│")]
     from mnistbench.models import list_models
 
-    assert len(rows) == len(list_models()) == 8
+    assert len(rows) == len(list_models()) == 9
     assert any("914-1,936" in row for row in rows) and any("12-26" in row for row in rows)
 
 

@@ -27,6 +27,11 @@ EXPECTED = {
     ("shared", 20): 1_450,
     ("shared", 24): 1_766,
     ("shared", 26): 1_936,
+    # lean: w^2 + 29w + 176 (shared less its Dense16 and that layer's SampleNorm, two more uses of the
+    # shared conv, each with a SampleNorm of its own; the head is 10w + 10)
+    ("lean", 13): 722,
+    ("lean", 15): 836,
+    ("lean", 17): 958,
 }
 
 
@@ -60,6 +65,11 @@ def test_unknown_model_lists_the_known_ones():
 def test_bad_override_is_a_domain_error():
     with pytest.raises(UnknownModel, match="does not take"):
         models.create_model("baseline", width=3)
+
+
+def test_a_builder_value_keras_refuses_is_a_domain_error():
+    with pytest.raises(UnknownModel, match=r"model 'lean' cannot be built with first=0: .*filters"):
+        models.create_model("lean", first=0)
 
 
 def test_every_model_declares_a_recipe():

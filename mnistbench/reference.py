@@ -10,6 +10,7 @@ recognised by its model's SHA-256.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import statistics
@@ -36,6 +37,29 @@ def bundle_name(run) -> str:
     """A name that says what the bundle holds: benchmark, model, seed and the run id it had."""
     model = re.sub(r"[^A-Za-z0-9_.-]+", "_", run.model or "model")[:40]
     return f"{run.benchmark}-{model}-seed{run.seed if run.seed is not None else 'na'}-run{run.id}.zip"
+
+
+def _same_run(path: Path, run) -> bool:
+    """Whether the bundle at `path` holds `run`: run ids are per board, so a bundle of the same name can be
+    another board's run, told apart by the host and the moment it was created."""
+    from .schema import run_as_dict  # noqa: PLC0415
+    from .transfer import read_run_zip  # noqa: PLC0415
+
+    theirs, ours = read_run_zip(path)[0]["run"], run_as_dict(run)
+    return all(str(theirs.get(k)) == str(ours.get(k)) for k in ("id", "host", "created_at"))
+
+
+def bundle_path(run, folder: Path) -> tuple[Path, bool]:
+    """Where `run`'s bundle goes in `folder`, and whether it is there already. A bundle of the same name
+    that holds another run keeps its place; this run takes the next free name (-2, -3, ...)."""
+    stem = bundle_name(run).removesuffix(".zip")
+    for n in itertools.count(1):
+        path = folder / (f"{stem}.zip" if n == 1 else f"{stem}-{n}.zip")
+        if not path.exists():
+            return path, False
+        if _same_run(path, run):
+            return path, True
+    raise AssertionError("unreachable")
 
 
 def _ensembles(folder: Path) -> list[dict]:
@@ -67,20 +91,20 @@ def add(store, run_ids: list[int], folder: Path = DEFAULT_FOLDER) -> list[str]:
         if run.members:
             names = []
             for member in run.members:
-                name = bundle_name(store.get_run(member))
-                if not (folder / name).exists():
-                    export_run(store, member, folder / name)
-                    written.append(name)
-                names.append(name)
+                path, there = bundle_path(store.get_run(member), folder)
+                if not there:
+                    export_run(store, member, path)
+                    written.append(path.name)
+                names.append(path.name)
             if run.test_accuracy is None:
                 raise MnistbenchError(f"run {run_id} is an ensemble without a test accuracy")
             if not any(sorted(e["members"]) == sorted(names) for e in entries):
                 entries.append({"members": names, "test_accuracy": run.test_accuracy, "model": run.model})
                 written.append(f"{ENSEMBLES}: {run.model} of {len(names)}")
         else:
-            name = bundle_name(run)
-            export_run(store, run_id, folder / name)
-            written.append(name)
+            path, _ = bundle_path(run, folder)
+            export_run(store, run_id, path)  # written again if there: the same run
+            written.append(path.name)
     if entries:
         write_text_atomically(folder / ENSEMBLES, json.dumps({"ensembles": entries}, indent=2) + "\n")
     size = sum(p.stat().st_size for p in folder.glob("*.zip"))

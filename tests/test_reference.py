@@ -40,6 +40,23 @@ def test_runs_and_ensembles_travel_as_bundles(kept):
     assert entries == [{"members": names, "test_accuracy": accuracy, "model": "ensemble(fast)"}]
 
 
+def test_another_boards_run_of_the_same_name_gets_a_bundle_of_its_own(kept, tiny_mnist, tmp_path):
+    """Run ids are per board: run 1 of a new board is not run 1 of the board the folder's bundles came from.
+    Adding it must keep the bundle already there, and adding the same run again must not copy it."""
+    home, folder, _, (first, *_rest) = kept
+    kept_bytes = (folder / f"accuracy-fast-seed0-run{first}.zip").read_bytes()
+    other = Store(f"sqlite:///{tmp_path / 'other' / 'board.db'}")
+    theirs = _train(other, tiny_mnist, 0)
+    assert theirs == first  # the same name: benchmark, model, seed and run id
+    assert reference.add(other, [theirs], folder) == [f"accuracy-fast-seed0-run{first}-2.zip"]
+    assert (folder / f"accuracy-fast-seed0-run{first}.zip").read_bytes() == kept_bytes
+    assert reference.add(other, [theirs], folder) == [f"accuracy-fast-seed0-run{first}-2.zip"]
+    assert reference.add(home, [first], folder) == [f"accuracy-fast-seed0-run{first}.zip"]
+    assert len(list(folder.glob("*.zip"))) == 3
+    built = reference.build(Store(f"sqlite:///{tmp_path / 'elsewhere' / 'board.db'}"), tiny_mnist, folder)
+    assert len(built.imported) == 3
+
+
 def test_build_re_evaluates_every_run_and_adds_nothing_twice(kept, tiny_mnist, tmp_path):
     home, folder, _, (first, _, _, accuracy) = kept
     board = Store(f"sqlite:///{tmp_path / 'elsewhere' / 'board.db'}")

@@ -73,13 +73,61 @@ def groups(runs, benchmarks: set[str]) -> list[Group]:
             for key, by_seed in found.items()]
 
 
-COLUMNS = [Column("rank", "#", "int"), Column("model", "model"), Column("runs", "runs"), Column("n", "seeds", "int"),
+def _flat(config: dict, prefix: str = "") -> dict:
+    """A nested configuration as one level of dotted names: {"recipe": {"lr": 0.01}} -> {"recipe.lr": 0.01}."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+# Not a setting that tells two configurations apart on the board: the model has its own column, and the
+# label count k its own (labels).
+_SHOWN_ELSEWHERE = {"benchmark", "model", "k"}
+MAX_SETTINGS = 3  # the rest are in `mnistbench show RUN`
+
+
+def settings(group_list: list[Group]) -> dict[int, str]:
+    """For each group (by its index), what tells it apart from the other groups of its model (and label count)
+    on one board, as `name=value` pairs: the settings whose values differ among them. Two rows of
+    `selftrain` at ten labels read `clusters=10` and `clusters=30`; a model with one configuration reads ''."""
+    flat = [_flat(g.configuration) for g in group_list]
+    siblings: dict[tuple, list[int]] = {}
+    for i, config in enumerate(flat):
+        siblings.setdefault((config.get("model"), config.get("k")), []).append(i)
+    out = {i: "" for i in range(len(group_list))}
+    for members in siblings.values():
+        if len(members) < 2:
+            continue
+        names = sorted({name for i in members for name in flat[i]} - _SHOWN_ELSEWHERE)
+        differing = [n for n in names if len({json.dumps(flat[i].get(n), default=str) for i in members}) > 1]
+        for i in members:
+            pairs = [f"{n}={_setting_value(flat[i].get(n))}" for n in differing]
+            more = len(pairs) - MAX_SETTINGS
+            out[i] = ", ".join(pairs[:MAX_SETTINGS]) + (f", +{more} more" if more > 0 else "")
+    return out
+
+
+def _setting_value(value) -> str:
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+COLUMNS = [Column("rank", "#", "int"), Column("model", "model"), Column("setting", "setting"),
+           Column("runs", "runs"), Column("n", "seeds", "int"),
            Column("mean", "mean test acc", "pct"), Column("std", "± std", "pct"), Column("worst", "worst", "pct")]
 
 
-def _row(group: Group, rank) -> dict:
+def _row(group: Group, rank, setting: str = "") -> dict:
     first = group.runs[0]
-    return {"rank": rank, "model": first.model, "runs": ",".join(str(r.id) for r in group.runs), "n": group.n,
+    return {"rank": rank, "model": first.model, "setting": setting, "runs": ",".join(str(r.id) for r in group.runs),
+            "n": group.n,
             "mean": group.mean, "std": group.std, "worst": group.worst, "params": first.params_total,
             "labels": first.labels_used, "train_seconds": group.mean_seconds, "device": first.device,
             "flags": first.flags or "", "verified": "", "date": first.created_at.strftime("%Y-%m-%d")
@@ -93,7 +141,10 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
     out = []
     for name in ([which] if which else ["accuracy", "params", "labels"]):
         rule = RULES[name]
-        kept = [Entry.of_group(g) for g in groups(runs, rule.members) if g.n >= min_seeds]
+        found = [g for g in groups(runs, rule.members) if g.n >= min_seeds]
+        told = settings(found)
+        setting = {id(g): told[i] for i, g in enumerate(found)}
+        kept = [Entry.of_group(g) for g in found]
         ranked, missing = ([e.item for e in entries] for entries in rule.rank(kept, target))
         goal = rule.goal(target)
         caption = f"mean over seeds; configurations with at least {min_seeds} seed{'s' * (min_seeds > 1)}"
@@ -107,11 +158,11 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
         else:
             extra = [Column("labels", "labels", "int"), Column("train_seconds", "mean train s", "seconds")]
             title, caption = "Minimum labels, by configuration", f"fewest labels whose {caption} reach {goal:.2%}"
-        rows = [_row(g, i) for i, g in enumerate(ranked[:top] if top else ranked, 1)]
+        rows = [_row(g, i, setting[id(g)]) for i, g in enumerate(ranked[:top] if top else ranked, 1)]
         if name == "params":
             rows = [{**r, "reaches": "yes"} for r in rows]
             if not top:
-                rows += [{**_row(g, None), "reaches": "no"} for g in missing]
+                rows += [{**_row(g, None, setting[id(g)]), "reaches": "no"} for g in missing]
         out.append(Board(f"{name}-by-config", title, [*COLUMNS, *extra, Column("device", "device"),
                                                        *TAIL_COLUMNS[:1], TAIL_COLUMNS[-1]], rows, caption))
     return out

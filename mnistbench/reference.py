@@ -183,13 +183,17 @@ def records(runs) -> list[dict]:
     """Per board, the record of the reference board: the best configuration by its mean over seeds (at
     least three) among the runs made for that board, the best ensemble, with its figures and the best
     honest public figure beside it."""
-    from .aggregate import groups  # noqa: PLC0415
+    from .aggregate import groups, settings  # noqa: PLC0415
     from .rules import RULES, Entry  # noqa: PLC0415
 
-    def best(board: str) -> list:
-        """The board's own rule over its configurations of three seeds or more, among the runs made for it."""
-        ranked, _ = RULES[board].rank([Entry.of_group(g) for g in groups(runs, {board}) if g.n >= 3])
-        return [e.item for e in ranked]
+    def best(board: str) -> list[tuple]:
+        """The board's own rule over its configurations of three seeds or more, among the runs made for it,
+        each with what tells it apart from the model's other configurations there."""
+        found = [g for g in groups(runs, {board}) if g.n >= 3]
+        told = settings(found)
+        setting = {id(g): told[i] for i, g in enumerate(found)}
+        ranked, _ = RULES[board].rank([Entry.of_group(g) for g in found])
+        return [(e.item, setting[id(e.item)]) for e in ranked]
 
     out = []
     for board, title, found, what in (
@@ -199,9 +203,10 @@ def records(runs) -> list[dict]:
             ("labels", f"Minimum labels at {RULES['labels'].goal():.0%}".replace("%", " %"), best("labels"), "")):
         row = {"board": title, "anchor": _anchor(board, what)}
         if found:
-            g = found[0]
+            g, setting = found[0]
             first = g.runs[0]
-            row.update(record=f"{first.model} ({', '.join(f'seed {r.seed}' for r in g.runs)})",
+            row.update(record=f"{first.model}{f', {setting}' if setting else ''} "
+                              f"({', '.join(f'seed {r.seed}' for r in g.runs)})",
                        result=f"{_pct(g.mean)} ± {100 * (g.std or 0):.2f} "
                               f"(n = {g.n}; {' / '.join(_pct(r.test_accuracy) for r in g.runs)})",
                        params=first.params_total, trainable=first.params_trainable, labels=first.labels_used,

@@ -97,3 +97,43 @@ def test_distilled_runs_group_whatever_their_teachers_measured(db_url):
         store.finish_run(run_id, "finished", test_accuracy=0.99)
     [group] = groups(store.runs(), {"params"})
     assert group.n == 2 and "teacher_run" not in group.configuration
+
+
+def test_configurations_of_one_model_say_what_tells_them_apart(board):
+    """Three rows of `tiny` differ only in their learning rate: each says its own; no other setting shows."""
+    [params] = by_config_boards(Store(board).runs(), "params", target=0.99)
+    assert [(row["params"], row["setting"]) for row in params.rows] == [
+        (1_000, "recipe.lr=0.03"), (1_732, "recipe.lr=0.01"), (1_200, "recipe.lr=0.02")]
+    shown = runner.invoke(app, ["board", "params", "--by-config", "--db", board], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.stderr
+    assert "setting" in shown.stdout and "recipe.lr=0.03" in shown.stdout
+
+
+def _labels_run(store, seed, acc, **settings):
+    from mnistbench.labels import LabelsConfig
+
+    settings = {"k": 10, "select": "kmeans", "features": "embedding", "method": "selftrain", **settings}
+    config = LabelsConfig(seed=seed, **settings)
+    run_id = store.start_run(benchmark="labels", model="selftrain", seed=seed, labels_used=config.k,
+                             config=config.validate().to_dict())
+    store.finish_run(run_id, "finished", test_accuracy=acc)
+
+
+def test_a_default_selftrain_run_groups_with_one_that_names_the_default(db_url):
+    """The selftrain defaults are stored resolved (clusters one per label, the deskewed embedding), so that
+    `--set clusters=10` and no --set are one configuration, and a board row of clusters=30 says so."""
+    store = Store(db_url)
+    _labels_run(store, 0, 0.9880)
+    _labels_run(store, 1, 0.9885, clusters=10, embedding="deskewed")
+    for seed in (0, 1):
+        _labels_run(store, seed, 0.9895, clusters=30)
+    [labels] = by_config_boards(store.runs(), "labels")
+    assert [(row["runs"], row["setting"]) for row in labels.rows] == [("3,4", "clusters=30"), ("1,2", "clusters=10")]
+
+
+def test_a_model_with_one_configuration_shows_no_setting(db_url):
+    store = Store(db_url)
+    _labels_run(store, 0, 0.9880)
+    _labels_run(store, 0, 0.9900, k=20)  # another label count (and so 20 clusters) is its own column
+    [labels] = by_config_boards(store.runs(), "labels")
+    assert [row["setting"] for row in labels.rows] == ["", ""]

@@ -214,6 +214,15 @@ def test_each_method_trains_its_own_cnn_unless_told_and_the_run_records_which():
     assert LabelsConfig(method="selftrain", model="medium").validate().model == "medium"
 
 
+def test_selftrain_records_its_clusters_and_embedding_resolved():
+    """One cluster per label, ten at least and a hundred at most; the method's own embedding named."""
+    for k, clusters in ((5, 10), (10, 10), (100, 100), (1_000, 100)):
+        config = LabelsConfig(k=k, select="kmeans", method="selftrain").validate()
+        assert (config.clusters, config.embedding) == (clusters, "deskewed")
+    assert LabelsConfig(method="selftrain", clusters=30, embedding="autoencoder").validate().clusters == 30
+    assert LabelsConfig(method="cluster").validate().clusters is None  # not a setting of the other methods
+
+
 def test_an_ensemble_averages_its_members_and_counts_all_their_parameters():
     from mnistbench.labels.methods import Fitted, _average
 

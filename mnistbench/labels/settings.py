@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, fields
 
 from ..config import TRAINING_IMAGES, EmbeddingKind, Features, LabelsMethod, Selection, at_least, within
 from ..errors import ConfigError
+from .selection import MIXTURE_MAX_K, N_CLASSES
 
 
 @dataclass
@@ -43,12 +44,15 @@ class LabelsConfig:
     # CNNs a round trains from different seeds; their mean labels the next round, the last's classifies.
     # Three: development subset, k = 100, seeds 0 and 1: 99.04 / 99.09 % after two rounds against 98.99 / 99.06 %.
     selftrain_ensemble: int = 3
-    clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: k, 10 to 100
+    clusters: int | None = None  # selftrain's clusters, each named by the labels in it; None: k, 10 to 100 (stored resolved)
     selftrain_keep: float = 0.95
     # selftrain: each round's CNNs learn from all but their own share of the pseudo-labelled images, and each
     # image's next label comes from the CNN that did not learn it (cross-fitting: a CNN repeats the labels
     # it was taught on the images it learnt, mistakes included). Needs two CNNs a round at least.
     selftrain_crossfit: bool = False
+    # selftrain: each round's CNNs end on an exponential moving average of their weights (this momentum; 0: their
+    # last weights), a mean teacher that labels the next round and, in the last, classifies.
+    selftrain_ema: float = 0.0
     # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
     min_steps: int = 50
     small_batch_size: int = 64
@@ -61,6 +65,12 @@ class LabelsConfig:
         self.features = Features.check(self.features, "--features")
         if self.embedding:  # None or "" (--set embedding=none): the method's own
             self.embedding = EmbeddingKind.check(self.embedding, "embedding")
+        if self.method == "selftrain":
+            # Recorded as resolved, like the model: a run of the defaults and one that names the same values
+            # are one configuration on the board, and a stored run says what it clustered.
+            self.embedding = self.embedding_kind()
+            if self.clusters is None:
+                self.clusters = selftrain_clusters(self.k)
         if not 1 <= self.k <= n_train:
             raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
         if self.select == "cosine" and self.k % 10:
@@ -83,6 +93,7 @@ class LabelsConfig:
         if self.clusters is not None:
             at_least(self.clusters, 10, "clusters")
         within(self.selftrain_keep, 0, 1, "selftrain_keep", lower_open=True)
+        within(self.selftrain_ema, 0, 1, "selftrain_ema", upper_open=True)
         if self.selftrain_crossfit and self.selftrain_ensemble < 2:
             raise ConfigError("selftrain_crossfit labels each image by a CNN that did not learn it, so it needs "
                               f"selftrain_ensemble of 2 or more, got {self.selftrain_ensemble}")
@@ -101,6 +112,11 @@ class LabelsConfig:
     def from_dict(cls, d: dict) -> LabelsConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def selftrain_clusters(k: int) -> int:
+    """selftrain's default: one cluster per label, ten at least (one per class), MIXTURE_MAX_K at most."""
+    return min(max(k, N_CLASSES), MIXTURE_MAX_K)
 
 
 COSINE_MAX_K = 54_210  # 10 x the smallest training class (5,421 fives)

@@ -43,6 +43,11 @@ def ensemble(store, run_ids: list[int], mnist, *, expect: float | None = None) -
         train_seconds=sum(r.train_seconds or 0 for r in members),
         config={"members": [r.id for r in members], "combine": "mean softmax"}, **run_environment(),
     )
+    # The machine is the members': the ensemble's seconds are theirs, and a board rebuilt on another machine
+    # must say what the one that trained them said.
+    trained_on = sorted({r.device for r in members if r.device})
+    if trained_on:
+        columns["device"] = " + ".join(trained_on)
     start = time.perf_counter()
     probs = np.zeros((len(x_test), 10), dtype=np.float64)
     for member in members:

@@ -57,15 +57,20 @@ def test_another_boards_run_of_the_same_name_gets_a_bundle_of_its_own(kept, tiny
     assert len(built.imported) == 3
 
 
-def test_build_re_evaluates_every_run_and_adds_nothing_twice(kept, tiny_mnist, tmp_path):
+def test_build_re_evaluates_every_run_and_adds_nothing_twice(kept, tiny_mnist, tmp_path, monkeypatch):
+    from mnistbench import environment
+
     home, folder, _, (first, _, _, accuracy) = kept
     board = Store(f"sqlite:///{tmp_path / 'elsewhere' / 'board.db'}")
+    monkeypatch.setattr(environment, "device_name", lambda: "CPU: the machine that rebuilds")
     built = reference.build(board, tiny_mnist, folder)
     assert len(built.imported) == 2 and len(built.ensembles) == 1 and built.present == []
     runs = {r.id: r for r in board.runs()}
     assert {r.flags for r in runs.values() if not r.members} == {"imported"}
     assert runs[built.imported[0][1]].test_accuracy == home.get_run(first).test_accuracy
     assert runs[built.ensembles[0][1]].test_accuracy == accuracy
+    # The machine that trained the members, not the one that rebuilt the board: what is published is the same
+    assert runs[built.ensembles[0][1]].device == home.get_run(first).device != "CPU: the machine that rebuilds"
     again = reference.build(board, tiny_mnist, folder)
     assert again.imported == [] and again.ensembles == [] and len(again.present) == 2
     assert len(board.runs()) == 3

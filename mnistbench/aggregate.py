@@ -26,6 +26,10 @@ def configuration(run) -> dict:
 def configuration_of(benchmark: str, model: str, stored: dict | None) -> dict:
     """`configuration` of a run not yet recorded: its benchmark, model and config as the row would store them."""
     config = {k: v for k, v in (stored or {}).items() if k != "seed"}
+    if benchmark == "labels":  # runs recorded before their defaults were stored resolved
+        from .labels.settings import resolved_defaults  # noqa: PLC0415  (numpy at most: no TensorFlow)
+
+        config.update(resolved_defaults(config))
     return {"benchmark": benchmark, "model": model, **config}
 
 

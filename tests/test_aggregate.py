@@ -11,6 +11,7 @@ from mnistbench.aggregate import by_config_boards, configuration, groups
 from mnistbench.cli import app
 from mnistbench.config import parse_seeds
 from mnistbench.errors import ConfigError
+from mnistbench.labels import LabelsConfig
 from mnistbench.store import Store
 
 runner = CliRunner()
@@ -110,8 +111,6 @@ def test_configurations_of_one_model_say_what_tells_them_apart(board):
 
 
 def _labels_run(store, seed, acc, **settings):
-    from mnistbench.labels import LabelsConfig
-
     settings = {"k": 10, "select": "kmeans", "features": "embedding", "method": "selftrain", **settings}
     config = LabelsConfig(seed=seed, **settings)
     run_id = store.start_run(benchmark="labels", model="selftrain", seed=seed, labels_used=config.k,
@@ -127,8 +126,15 @@ def test_a_default_selftrain_run_groups_with_one_that_names_the_default(db_url):
     _labels_run(store, 1, 0.9885, clusters=10, embedding="deskewed")
     for seed in (0, 1):
         _labels_run(store, seed, 0.9895, clusters=30)
+    # As a run of an earlier release stored it: the defaults left to the method (None).
+    unresolved = {**LabelsConfig(k=10, select="kmeans", features="embedding", method="selftrain", seed=2).to_dict(),
+                  "model": "fast"}
+    assert unresolved["clusters"] is None and unresolved["embedding"] is None
+    run_id = store.start_run(benchmark="labels", model="selftrain", seed=2, labels_used=10, config=unresolved)
+    store.finish_run(run_id, "finished", test_accuracy=0.9890)
     [labels] = by_config_boards(store.runs(), "labels")
-    assert [(row["runs"], row["setting"]) for row in labels.rows] == [("3,4", "clusters=30"), ("1,2", "clusters=10")]
+    assert [(row["runs"], row["setting"]) for row in labels.rows] == [("3,4", "clusters=30"),
+                                                                      ("1,2,5", "clusters=10")]
 
 
 def test_a_model_with_one_configuration_shows_no_setting(db_url):

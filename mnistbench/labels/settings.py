@@ -7,7 +7,9 @@ from dataclasses import asdict, dataclass, fields
 
 from ..config import TRAINING_IMAGES, EmbeddingKind, Features, LabelsMethod, Selection, at_least, within
 from ..errors import ConfigError
-from .selection import MIXTURE_MAX_K, N_CLASSES
+
+N_CLASSES = 10
+MIXTURE_MAX_K = 100  # a 100-component mixture of the 60,000 points takes about a minute on 2 cores
 
 
 @dataclass
@@ -65,12 +67,10 @@ class LabelsConfig:
         self.features = Features.check(self.features, "--features")
         if self.embedding:  # None or "" (--set embedding=none): the method's own
             self.embedding = EmbeddingKind.check(self.embedding, "embedding")
-        if self.method == "selftrain":
-            # Recorded as resolved, like the model: a run of the defaults and one that names the same values
-            # are one configuration on the board, and a stored run says what it clustered.
-            self.embedding = self.embedding_kind()
-            if self.clusters is None:
-                self.clusters = selftrain_clusters(self.k)
+        # Recorded as resolved, like the model: a run of the defaults and one that names the same values are
+        # one configuration on the board, and a stored run says what it clustered.
+        for name, value in resolved_defaults(asdict(self)).items():
+            setattr(self, name, value)
         if not 1 <= self.k <= n_train:
             raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
         if self.select == "cosine" and self.k % 10:
@@ -112,6 +112,20 @@ class LabelsConfig:
     def from_dict(cls, d: dict) -> LabelsConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def resolved_defaults(stored: dict) -> dict:
+    """The settings a stored labels config leaves to its method (None), with the values the method uses:
+    selftrain's embedding and clusters. A field the config does not have at all is left out: a run recorded
+    before the field existed followed the rule of its time (ten clusters at every k)."""
+    if stored.get("method") != "selftrain":
+        return {}
+    out = {}
+    if "embedding" in stored and not stored["embedding"]:
+        out["embedding"] = "deskewed"
+    if "clusters" in stored and stored["clusters"] is None and isinstance(stored.get("k"), int):
+        out["clusters"] = selftrain_clusters(stored["k"])
+    return out
 
 
 def selftrain_clusters(k: int) -> int:

@@ -242,6 +242,9 @@ class TrainConfig:
         within(self.val_size, 0, TRAINING_IMAGES - 10, "--val-size")
         if self.train_size is not None:
             within(self.train_size, 10, TRAINING_IMAGES - self.val_size, "--train-size")
+        if r.ema:
+            images = self.train_size or TRAINING_IMAGES - self.val_size
+            check_ema_horizon(r.ema, r.epochs * math.ceil(images / r.batch_size))
         within(self.seed, 0, 2**32 - 1, "--seed")
         if self.select_on_test and self.val_size:
             raise ConfigError("--seed-protocol trains on all 60,000 training images; leave out --val-size")
@@ -277,6 +280,22 @@ def at_least(value, low, option: str) -> None:
 def positive(value, option: str) -> None:
     if not (value > 0 and math.isfinite(value)):
         raise ConfigError(f"{option} must be a positive number, got {value}")
+
+
+# The largest share of the untrained weights an exponential average may still hold when training ends:
+# Keras starts the average at the initial weights and keeps momentum**steps of them.
+EMA_MAX_START_SHARE = 0.01
+
+
+def check_ema_horizon(momentum: float, steps: int, name: str = "ema") -> None:
+    """Refuse an average of the weights that the run is too short to fill: with momentum 0.999, 69 steps
+    leave 93 % of the untrained weights in it, and the saved net predicts one class."""
+    share = momentum ** steps
+    if share > EMA_MAX_START_SHARE:
+        highest = EMA_MAX_START_SHARE ** (1 / steps)
+        raise ConfigError(f"{name} {momentum:g} averages over about {1 / (1 - momentum):,.0f} steps, from the "
+                          f"untrained weights; after this run's {steps:,} steps they would still be {share:.0%} of "
+                          f"the average: set {name} to {math.floor(highest * 1000) / 1000:g} or less, or train longer")
 
 
 def within(value, low, high, option: str, *, lower_open: bool = False, upper_open: bool = False) -> None:

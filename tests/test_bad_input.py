@@ -35,6 +35,9 @@ CASES = {
     "a --set value of the wrong type": (["train", "accuracy", "--set", "rotation=x"], "not a valid float"),
     "a value out of its domain": (["train", "accuracy", "--label-smoothing", "1.5", "--data", "REAL"],
                                   "--label-smoothing must be in [0, 1)"),
+    "an average of the weights the run is too short to fill": (
+        ["train", "accuracy", "--model", "fast", "--train-size", "6000", "--epochs", "3", "--set", "ema=0.99",
+         "--data", "REAL"], "set ema to 0.938 or less, or train longer"),
     "an unknown teacher": (["train", "params", "--set", "teacher=resnet", "--data", "REAL"], "unknown model 'resnet'"),
     "a teacher weight out of its domain": (["train", "params", "--set", "teacher_weight=2", "--data", "REAL"],
                                            "teacher_weight must be in [0, 1]"),

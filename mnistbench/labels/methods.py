@@ -189,7 +189,7 @@ def _train_round(x: np.ndarray, labels: np.ndarray, use: np.ndarray, oracle: Lab
     targets = np.concatenate([labels[use], np.repeat(oracle.labels(), repeat)])
     epochs = config.epochs or SELFTRAIN_EPOCHS
     recipe = replace(model_recipe, epochs=epochs, schedule="onecycle", callbacks=(), augment=True,
-                     ema=config.selftrain_ema, **SELFTRAIN_WARP)
+                     **SELFTRAIN_WARP)
     net = create_model(config.model)
     loss, targets = classification_targets(targets, model_recipe.label_smoothing or config.pseudo_label_smoothing)
     compile_for(net, recipe, len(images), loss=loss, metrics=())

@@ -52,9 +52,6 @@ class LabelsConfig:
     # image's next label comes from the CNN that did not learn it (cross-fitting: a CNN repeats the labels
     # it was taught on the images it learnt, mistakes included). Needs two CNNs a round at least.
     selftrain_crossfit: bool = False
-    # selftrain: each round's CNNs end on an exponential moving average of their weights (this momentum; 0: their
-    # last weights), a mean teacher that labels the next round and, in the last, classifies.
-    selftrain_ema: float = 0.0
     # supervised: a handful of true labels, repeated to this many steps an epoch, in small batches.
     min_steps: int = 50
     small_batch_size: int = 64
@@ -93,7 +90,6 @@ class LabelsConfig:
         if self.clusters is not None:
             at_least(self.clusters, 10, "clusters")
         within(self.selftrain_keep, 0, 1, "selftrain_keep", lower_open=True)
-        within(self.selftrain_ema, 0, 1, "selftrain_ema", upper_open=True)
         if self.selftrain_crossfit and self.selftrain_ensemble < 2:
             raise ConfigError("selftrain_crossfit labels each image by a CNN that did not learn it, so it needs "
                               f"selftrain_ensemble of 2 or more, got {self.selftrain_ensemble}")

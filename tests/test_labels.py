@@ -346,3 +346,29 @@ def test_the_design_tools_held_out_images_never_reach_the_learner(monkeypatch):
     truth = mnist.y_train[unseen]
     assert sorted(result["mistakes"], key=lambda row: row[0]) == [
         [int(c), 0, int(np.sum(truth == c))] for c in range(1, 10) if np.sum(truth == c)]
+
+
+def _blobs():
+    """Ten Gaussian blobs of unequal sizes in the plane: a mixture started twice (seed 1) merges two of them
+    and splits another; started ten times it finds each."""
+    rng = np.random.default_rng(3)
+    centres, sizes = rng.uniform(-10, 10, size=(10, 2)), rng.integers(30, 120, size=10)
+    features = np.concatenate([c + rng.normal(scale=0.6, size=(n, 2)) for c, n in zip(centres, sizes, strict=True)])
+    return features, np.repeat(np.arange(10), sizes)
+
+
+def _covered(monkeypatch, inits: int | None) -> int:
+    if inits is not None:
+        monkeypatch.setattr(sel, "mixture_inits", lambda k: inits)
+    features, blob = _blobs()
+    chosen = sel.select_kmeans(features, 10, seed=1, metric="euclidean")
+    return len(set(blob[chosen.indices]))
+
+
+def test_the_selection_mixture_keeps_the_best_of_several_starts(monkeypatch):
+    """Label-free selection at k = 10 chose two images of one digit on one seed when its mixture had two
+    starts; the best likelihood of ten starts chooses one per blob here, where two starts miss one."""
+    assert sel.mixture_inits(10) == 10 and sel.mixture_inits(30) == 3 and sel.mixture_inits(100) == 2
+    assert _covered(monkeypatch, 2) < 10
+    monkeypatch.undo()
+    assert _covered(monkeypatch, None) == 10

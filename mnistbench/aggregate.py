@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 
 from .boards import TAIL_COLUMNS, Board, Column, test_selected
-from .config import Status
+from .config import Status, resolved_labels_defaults
 from .rules import RULES, Entry
 
 
@@ -27,9 +27,7 @@ def configuration_of(benchmark: str, model: str, stored: dict | None) -> dict:
     """`configuration` of a run not yet recorded: its benchmark, model and config as the row would store them."""
     config = {k: v for k, v in (stored or {}).items() if k != "seed"}
     if benchmark == "labels":  # runs recorded before their defaults were stored resolved
-        from .labels.settings import resolved_defaults  # noqa: PLC0415  (numpy at most: no TensorFlow)
-
-        config.update(resolved_defaults(config))
+        config.update(resolved_labels_defaults(config))
     return {"benchmark": benchmark, "model": model, **config}
 
 
@@ -94,15 +92,15 @@ _SHOWN_ELSEWHERE = {"benchmark", "model", "k"}
 MAX_SETTINGS = 3  # the rest are in `mnistbench show RUN`
 
 
-def settings(group_list: list[Group]) -> dict[int, str]:
-    """For each group (by its index), what tells it apart from the other groups of its model (and label count)
+def settings(group_list: list[Group]) -> list[str]:
+    """For each group, what tells it apart from the other groups of its model (and label count)
     on one board, as `name=value` pairs: the settings whose values differ among them. Two rows of
     `selftrain` at ten labels read `clusters=10` and `clusters=30`; a model with one configuration reads ''."""
     flat = [_flat(g.configuration) for g in group_list]
     siblings: dict[tuple, list[int]] = {}
     for i, config in enumerate(flat):
         siblings.setdefault((config.get("model"), config.get("k")), []).append(i)
-    out = {i: "" for i in range(len(group_list))}
+    out = [""] * len(group_list)
     for members in siblings.values():
         if len(members) < 2:
             continue
@@ -146,8 +144,7 @@ def by_config_boards(runs, which: str | None = None, *, target: float | None = N
     for name in ([which] if which else ["accuracy", "params", "labels"]):
         rule = RULES[name]
         found = [g for g in groups(runs, rule.members) if g.n >= min_seeds]
-        told = settings(found)
-        setting = {id(g): told[i] for i, g in enumerate(found)}
+        setting = {id(g): text for g, text in zip(found, settings(found), strict=True)}
         kept = [Entry.of_group(g) for g in found]
         ranked, missing = ([e.item for e in entries] for entries in rule.rank(kept, target))
         goal = rule.goal(target)

@@ -102,6 +102,34 @@ class EmbeddingKind(Choice):
     deskewed = "deskewed"
 
 
+N_CLASSES = 10
+MIXTURE_MAX_K = 100  # a 100-component mixture of the 60,000 points takes about a minute on 2 cores
+
+
+def method_embedding(method: str) -> str:
+    """The embedding a labels method clusters unless told: selftrain the deskewed images, the others N2D's."""
+    return EmbeddingKind.deskewed.value if method == LabelsMethod.selftrain.value else EmbeddingKind.autoencoder.value
+
+
+def selftrain_clusters(k: int) -> int:
+    """selftrain's default clusters: one per label, ten at least (one per class), MIXTURE_MAX_K at most."""
+    return min(max(k, N_CLASSES), MIXTURE_MAX_K)
+
+
+def resolved_labels_defaults(stored: dict) -> dict:
+    """The settings a stored labels config leaves to its method (None), with the values the method uses:
+    selftrain's embedding and clusters. A field the config does not have at all is left out: a run recorded
+    before the field existed followed the rule of its time (ten clusters at every k)."""
+    if stored.get("method") != LabelsMethod.selftrain.value:
+        return {}
+    out = {}
+    if "embedding" in stored and not stored["embedding"]:
+        out["embedding"] = method_embedding(stored["method"])
+    if "clusters" in stored and stored["clusters"] is None and isinstance(stored.get("k"), int):
+        out["clusters"] = selftrain_clusters(stored["k"])
+    return out
+
+
 class Features(Choice):
     pixels = "pixels"
     embedding = "embedding"
@@ -287,15 +315,15 @@ def positive(value, option: str) -> None:
 EMA_MAX_START_SHARE = 0.01
 
 
-def check_ema_horizon(momentum: float, steps: int, name: str = "ema") -> None:
+def check_ema_horizon(momentum: float, steps: int) -> None:
     """Refuse an average of the weights that the run is too short to fill: with momentum 0.999, 69 steps
     leave 93 % of the untrained weights in it, and the saved net predicts one class."""
     share = momentum ** steps
     if share > EMA_MAX_START_SHARE:
         highest = EMA_MAX_START_SHARE ** (1 / steps)
-        raise ConfigError(f"{name} {momentum:g} averages over about {1 / (1 - momentum):,.0f} steps, from the "
+        raise ConfigError(f"ema {momentum:g} averages over about {1 / (1 - momentum):,.0f} steps, from the "
                           f"untrained weights; after this run's {steps:,} steps they would still be {share:.0%} of "
-                          f"the average: set {name} to {math.floor(highest * 1000) / 1000:g} or less, or train longer")
+                          f"the average: set ema to {math.floor(highest * 1000) / 1000:g} or less, or train longer")
 
 
 def within(value, low, high, option: str, *, lower_open: bool = False, upper_open: bool = False) -> None:

@@ -190,8 +190,7 @@ def records(runs) -> list[dict]:
         """The board's own rule over its configurations of three seeds or more, among the runs made for it,
         each with what tells it apart from the model's other configurations there."""
         found = [g for g in groups(runs, {board}) if g.n >= 3]
-        told = settings(found)
-        setting = {id(g): told[i] for i, g in enumerate(found)}
+        setting = {id(g): text for g, text in zip(found, settings(found), strict=True)}
         ranked, _ = RULES[board].rank([Entry.of_group(g) for g in found])
         return [(e.item, setting[id(e.item)]) for e in ranked]
 

@@ -16,10 +16,11 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from ..config import selftrain_clusters
 from . import selection as sel
 from .embedding import embedding
 from .oracle import LabelOracle
-from .settings import LabelsConfig, selftrain_clusters
+from .settings import LabelsConfig
 
 
 @dataclass

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..config import MIXTURE_MAX_K, N_CLASSES  # noqa: F401  (re-exported: the method and tools read them here)
 from ..errors import ConfigError
-from .settings import MIXTURE_MAX_K, N_CLASSES  # noqa: F401  (re-exported: the method and tools read them here)
 
 
 @dataclass

@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
-from ..config import TRAINING_IMAGES, EmbeddingKind, Features, LabelsMethod, Selection, at_least, within
+from ..config import (
+    TRAINING_IMAGES,
+    EmbeddingKind,
+    Features,
+    LabelsMethod,
+    Selection,
+    at_least,
+    method_embedding,
+    resolved_labels_defaults,
+    within,
+)
 from ..errors import ConfigError
-
-N_CLASSES = 10
-MIXTURE_MAX_K = 100  # a 100-component mixture of the 60,000 points takes about a minute on 2 cores
 
 
 @dataclass
@@ -66,7 +73,7 @@ class LabelsConfig:
             self.embedding = EmbeddingKind.check(self.embedding, "embedding")
         # Recorded as resolved, like the model: a run of the defaults and one that names the same values are
         # one configuration on the board, and a stored run says what it clustered.
-        for name, value in resolved_defaults(asdict(self)).items():
+        for name, value in resolved_labels_defaults(asdict(self)).items():
             setattr(self, name, value)
         if not 1 <= self.k <= n_train:
             raise ConfigError(f"--k must be between 1 and {n_train:,} (the training images), got {self.k}")
@@ -99,7 +106,7 @@ class LabelsConfig:
 
     def embedding_kind(self) -> str:
         """The embedding this run clusters: the configured one, else the method's own."""
-        return self.embedding or ("deskewed" if self.method == "selftrain" else "autoencoder")
+        return self.embedding or method_embedding(self.method)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -108,25 +115,6 @@ class LabelsConfig:
     def from_dict(cls, d: dict) -> LabelsConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
-
-
-def resolved_defaults(stored: dict) -> dict:
-    """The settings a stored labels config leaves to its method (None), with the values the method uses:
-    selftrain's embedding and clusters. A field the config does not have at all is left out: a run recorded
-    before the field existed followed the rule of its time (ten clusters at every k)."""
-    if stored.get("method") != "selftrain":
-        return {}
-    out = {}
-    if "embedding" in stored and not stored["embedding"]:
-        out["embedding"] = "deskewed"
-    if "clusters" in stored and stored["clusters"] is None and isinstance(stored.get("k"), int):
-        out["clusters"] = selftrain_clusters(stored["k"])
-    return out
-
-
-def selftrain_clusters(k: int) -> int:
-    """selftrain's default: one cluster per label, ten at least (one per class), MIXTURE_MAX_K at most."""
-    return min(max(k, N_CLASSES), MIXTURE_MAX_K)
 
 
 COSINE_MAX_K = 54_210  # 10 x the smallest training class (5,421 fives)
